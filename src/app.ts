@@ -1,0 +1,44 @@
+/** Builds the Hono app: error handling, body limit, auth gate, routes, OpenAPI and docs. */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import { bodyLimit } from "hono/body-limit";
+import { requireConfigured } from "./auth";
+import type { AppEnv } from "./env";
+import { ApiError, errorResponse, handleError } from "./errors";
+import { featureRoutes } from "./routes/features";
+import { health, VERSION } from "./routes/health";
+import { keyRoutes } from "./routes/keys";
+import { valueRoutes } from "./routes/values";
+import { errorHook } from "./validation";
+
+const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: errorHook });
+  app.onError(handleError);
+  app.notFound((c) => errorResponse(c, new ApiError("NOT_FOUND", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
+
+  app.use("*", (c, next) =>
+    bodyLimit({
+      maxSize: Number(c.env.FSTORE_MAX_BODY_BYTES) || DEFAULT_MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError("PAYLOAD_TOO_LARGE", `Request body is larger than ${Number(c.env.FSTORE_MAX_BODY_BYTES) || DEFAULT_MAX_BODY_BYTES} bytes`);
+      },
+    })(c, next),
+  );
+  app.use("/api/*", requireConfigured);
+
+  app.route("/", health);
+  // Values first: `/features/batch` must not be read as the feature named "batch".
+  app.route("/api/v1", valueRoutes);
+  app.route("/api/v1", featureRoutes);
+  app.route("/api/v1", keyRoutes);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "FStore API", version: VERSION, description: "Edge-native feature store: push, store and serve ML feature values." },
+  });
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "FStore API reference" }));
+  return app;
+}

@@ -1,0 +1,97 @@
+/**
+ * API keys. `Authorization: Bearer <key>`; keys carry scopes and are stored as SHA-256 hashes.
+ * The bootstrap admin key is the secret FSTORE_ADMIN_KEY; without it FStore refuses to serve.
+ *
+ * Scopes: `read` reads; `write` pushes values and edits the registry (and reads); `admin` can do
+ * everything, including managing keys and deleting features.
+ */
+import type { MiddlewareHandler } from "hono";
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { apiKeys, type Scope } from "./db/schema";
+import type { AppEnv, Principal } from "./env";
+import { ApiError } from "./errors";
+
+export const MIN_ADMIN_KEY_LENGTH = 16;
+const KEY_PREFIX = "fsk_";
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function randomToken(bytes: number): string {
+  const buf = crypto.getRandomValues(new Uint8Array(bytes));
+  return btoa(String.fromCharCode(...buf)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** A new key: its public id, the secret key (shown once) and the hash to store. */
+export async function generateKey(): Promise<{ id: string; key: string; hash: string }> {
+  const id = randomToken(6);
+  const key = `${KEY_PREFIX}${id}_${randomToken(32)}`;
+  return { id, key, hash: await sha256Hex(key) };
+}
+
+const grants = (held: readonly Scope[], needed: Scope) =>
+  held.includes("admin") || held.includes(needed) || (needed === "read" && held.includes("write"));
+
+/**
+ * Keys looked up in D1 are remembered per isolate for a short while so the hot path does not pay a
+ * D1 read on every request. A revoked key therefore stops working everywhere within KEY_CACHE_MS
+ * (at once in the isolate that revoked it).
+ */
+const KEY_CACHE_MS = 30_000;
+const keyCache = new Map<string, { principal: Principal | null; until: number }>();
+
+export function forgetCachedKeys(): void {
+  keyCache.clear();
+}
+
+async function lookupKey(db: D1Database, hash: string): Promise<Principal | null> {
+  const cached = keyCache.get(hash);
+  if (cached && cached.until > Date.now()) return cached.principal;
+  const row = await drizzle(db).select().from(apiKeys).where(eq(apiKeys.hash, hash)).get();
+  const principal = row && row.revokedAt === null ? { keyId: row.id, scopes: row.scopes } : null;
+  if (keyCache.size > 10_000) keyCache.clear();
+  keyCache.set(hash, { principal, until: Date.now() + KEY_CACHE_MS });
+  return principal;
+}
+
+function timingSafeEqualHex(a: string, b: string): boolean {
+  const enc = new TextEncoder();
+  const x = enc.encode(a), y = enc.encode(b);
+  return x.byteLength === y.byteLength && crypto.subtle.timingSafeEqual(x, y);
+}
+
+/** Refuses to serve until a usable admin key is configured. */
+export const requireConfigured: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const adminKey = c.env.FSTORE_ADMIN_KEY;
+  if (!adminKey || adminKey.length < MIN_ADMIN_KEY_LENGTH) {
+    throw new ApiError(
+      "NOT_CONFIGURED",
+      `FStore has no admin key configured, so it refuses to serve. Set the secret FSTORE_ADMIN_KEY (at least ${MIN_ADMIN_KEY_LENGTH} characters): 'wrangler secret put FSTORE_ADMIN_KEY' in production, or run 'npm run dev', which writes one to .dev.vars.`,
+    );
+  }
+  await next();
+};
+
+/** Authenticates the bearer key and checks it grants `scope`. */
+export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw new ApiError("UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>'");
+    const presented = match[1] as string;
+    const hash = await sha256Hex(presented);
+    const adminKey = c.env.FSTORE_ADMIN_KEY as string;
+    const principal: Principal | null = timingSafeEqualHex(hash, await sha256Hex(adminKey))
+      ? { keyId: "bootstrap-admin", scopes: ["admin"] }
+      : await lookupKey(c.env.DB, hash);
+    if (!principal) throw new ApiError("UNAUTHORIZED", "Unknown or revoked API key");
+    if (!grants(principal.scopes, scope)) {
+      throw new ApiError("FORBIDDEN", `This key lacks the '${scope}' scope needed here`, { required: scope, held: principal.scopes });
+    }
+    c.set("principal", principal);
+    await next();
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * D1 schema: the registry (features, connectors), value history, latest value per
+ * (feature, entity), materialization runs and API keys. D1 is FStore's source of truth;
+ * KV only caches what is derived from these tables.
+ *
+ * Timestamps of values are integer microseconds since the Unix epoch (Python clients send
+ * microseconds; a JS number holds them exactly until the year 2255). Bookkeeping times
+ * (`created_at`, ...) are milliseconds.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const features = sqliteTable(
+  "features",
+  {
+    // AUTOINCREMENT: a deleted feature's id is never reused, so cached vectors that still
+    // mention it can never be mistaken for a new feature of the same name.
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    name: text("name").notNull(),
+    description: text("description"),
+    entityId: text("entity_id").notNull(),
+    featureGroup: text("feature_group").notNull(),
+    valueType: text("value_type", {
+      enum: ["float", "int", "string", "bool", "float_list", "json"],
+    }).notNull(),
+    ttlSeconds: integer("ttl_seconds"),
+    tags: text("tags", { mode: "json" }).$type<Record<string, string>>().notNull().default(sql`'{}'`),
+    owner: text("owner"),
+    /** push | sql | file | stream — derived from which source fields are set. */
+    sourceType: text("source_type", { enum: ["push", "sql", "file", "stream"] }).notNull(),
+    /** Source-specific definition fields (query, schedule, path, topic, ...), as registered. */
+    source: text("source", { mode: "json" }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("features_name_uq").on(t.name),
+    index("features_group_idx").on(t.featureGroup, t.name),
+    index("features_entity_idx").on(t.entityId, t.name),
+    index("features_source_type_idx").on(t.sourceType, t.name),
+  ],
+);
+
+export const connectors = sqliteTable("connectors", {
+  name: text("name").primaryKey(),
+  type: text("type").notNull(),
+  /** Non-secret configuration (host, port, bucket, ...). */
+  config: text("config", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+  /** Secret fields, AES-GCM encrypted with FSTORE_SECRET_KEY; never returned by the API. */
+  secrets: text("secrets"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** Every value ever written. The same (feature, entity, ts) twice is one row. */
+export const featureValues = sqliteTable(
+  "feature_values",
+  {
+    featureId: integer("feature_id")
+      .notNull()
+      .references(() => features.id, { onDelete: "cascade" }),
+    entityId: text("entity_id").notNull(),
+    ts: integer("ts").notNull(),
+    /** JSON text, so a value keeps its type (number, string, bool, list, object, null). */
+    value: text("value").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.featureId, t.entityId, t.ts] }),
+    index("feature_values_time_idx").on(t.featureId, t.ts),
+  ],
+);
+
+/** The value with the greatest timestamp per (feature, entity): what online reads serve. */
+export const featureLatest = sqliteTable(
+  "feature_latest",
+  {
+    featureId: integer("feature_id")
+      .notNull()
+      .references(() => features.id, { onDelete: "cascade" }),
+    entityId: text("entity_id").notNull(),
+    ts: integer("ts").notNull(),
+    value: text("value").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.featureId, t.entityId] })],
+);
+
+export const runs = sqliteTable(
+  "runs",
+  {
+    id: text("id").primaryKey(),
+    featureId: integer("feature_id")
+      .notNull()
+      .references(() => features.id, { onDelete: "cascade" }),
+    status: text("status", { enum: ["queued", "running", "succeeded", "failed"] }).notNull(),
+    trigger: text("trigger", { enum: ["schedule", "manual"] }).notNull(),
+    rowsRead: integer("rows_read").notNull().default(0),
+    rowsWritten: integer("rows_written").notNull().default(0),
+    rowsUnchanged: integer("rows_unchanged").notNull().default(0),
+    watermark: text("watermark"),
+    error: text("error"),
+    createdAt: integer("created_at").notNull(),
+    startedAt: integer("started_at"),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [index("runs_feature_idx").on(t.featureId, t.createdAt)],
+);
+
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    /** SHA-256 of the whole key, hex. The key itself is shown once, at creation. */
+    hash: text("hash").notNull(),
+    scopes: text("scopes", { mode: "json" }).$type<Scope[]>().notNull(),
+    createdAt: integer("created_at").notNull(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [uniqueIndex("api_keys_hash_uq").on(t.hash)],
+);
+
+export type Scope = "read" | "write" | "admin";
+export type FeatureRow = typeof features.$inferSelect;
+export type ValueType = FeatureRow["valueType"];
+export type SourceType = FeatureRow["sourceType"];

@@ -1,0 +1,90 @@
+/** Registry routes: `/api/v1/features` create, list, get, patch, delete. */
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { requireScope } from "../auth";
+import type { AppEnv } from "../env";
+import { createFeature, deleteFeature, featureToJson, getFeature, listFeatures, updateFeature } from "../registry/features";
+import { authErrors, errors, jsonBody, jsonResponse } from "../schemas/common";
+import { Feature, FeatureCreate, FeatureIdParam, FeatureList, FeatureListQuery, FeaturePatch } from "../schemas/feature";
+import { errorHook } from "../validation";
+
+const tags = ["features"];
+const security = [{ bearerAuth: [] }];
+
+export const featureRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/features",
+      tags,
+      security,
+      summary: "Register a feature",
+      middleware: [requireScope("write")] as const,
+      request: { body: jsonBody(FeatureCreate) },
+      responses: { 201: jsonResponse(Feature, "Registered"), 400: errors[400], 409: errors[409], ...authErrors },
+    }),
+    async (c) => {
+      const row = await createFeature(c.env.DB, c.req.valid("json"));
+      return c.json(featureToJson(row), 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/features",
+      tags,
+      security,
+      summary: "List features (filter by group, entity, source type; paginated by cursor)",
+      middleware: [requireScope("read")] as const,
+      request: { query: FeatureListQuery },
+      responses: { 200: jsonResponse(FeatureList, "One page of features"), 400: errors[400], ...authErrors },
+    }),
+    async (c) => {
+      const { rows, nextCursor } = await listFeatures(c.env.DB, c.req.valid("query"));
+      return c.json({ features: rows.map(featureToJson), next_cursor: nextCursor }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/features/{id}",
+      tags,
+      security,
+      summary: "Get a feature definition",
+      middleware: [requireScope("read")] as const,
+      request: { params: FeatureIdParam },
+      responses: { 200: jsonResponse(Feature, "The feature"), 404: errors[404], ...authErrors },
+    }),
+    async (c) => c.json(featureToJson(await getFeature(c.env.DB, c.req.valid("param").id)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/features/{id}",
+      tags,
+      security,
+      summary: "Change a feature's description, ttl, tags, owner or source",
+      middleware: [requireScope("write")] as const,
+      request: { params: FeatureIdParam, body: jsonBody(FeaturePatch) },
+      responses: { 200: jsonResponse(Feature, "Updated"), 400: errors[400], 404: errors[404], ...authErrors },
+    }),
+    async (c) => {
+      const current = await getFeature(c.env.DB, c.req.valid("param").id);
+      return c.json(featureToJson(await updateFeature(c.env.DB, current, c.req.valid("json"))), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/features/{id}",
+      tags,
+      security,
+      summary: "Delete a feature and all its values (admin)",
+      middleware: [requireScope("admin")] as const,
+      request: { params: FeatureIdParam },
+      responses: { 204: { description: "Deleted" }, 404: errors[404], ...authErrors },
+    }),
+    async (c) => {
+      await deleteFeature(c.env.DB, c.req.valid("param").id);
+      return c.body(null, 204);
+    },
+  );

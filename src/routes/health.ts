@@ -1,0 +1,32 @@
+/** `GET /health`: no auth; says whether FStore can serve (admin key set, D1 reachable). */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { MIN_ADMIN_KEY_LENGTH } from "../auth";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
+import { errorHook } from "../validation";
+import { ErrorBody, jsonResponse } from "../schemas/common";
+
+const Health = z.object({ status: z.literal("ok"), version: z.string() }).openapi("Health");
+
+export const VERSION = "0.1.0";
+
+export const health = new OpenAPIHono<AppEnv>({ defaultHook: errorHook }).openapi(
+  createRoute({
+    method: "get",
+    path: "/health",
+    tags: ["meta"],
+    summary: "Liveness and configuration check (no auth)",
+    responses: {
+      200: jsonResponse(Health, "FStore can serve"),
+      503: jsonResponse(ErrorBody, "Not configured or D1 unreachable"),
+    },
+  }),
+  async (c) => {
+    const key = c.env.FSTORE_ADMIN_KEY;
+    if (!key || key.length < MIN_ADMIN_KEY_LENGTH) {
+      throw new ApiError("NOT_CONFIGURED", "FStore has no admin key configured (secret FSTORE_ADMIN_KEY)");
+    }
+    await c.env.DB.prepare("SELECT 1").first();
+    return c.json({ status: "ok" as const, version: VERSION }, 200);
+  },
+);

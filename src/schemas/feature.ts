@@ -1,0 +1,102 @@
+/** Feature definitions as the guide writes them, plus value_type, ttl, tags and owner. */
+import { z } from "@hono/zod-openapi";
+import { Cron } from "croner";
+import { parseDuration } from "../time";
+import { valueTypes } from "../value-types";
+import { Name } from "./common";
+
+const Duration = z.string().refine((s) => parseDuration(s) !== null, { message: "must be a duration like 30s, 5m, 1h or 1d" });
+
+const CronExpression = z.string().refine(
+  (s) => {
+    try {
+      new Cron(s, { paused: true });
+      return s.trim().split(/\s+/).length === 5;
+    } catch {
+      return false;
+    }
+  },
+  { message: "must be a 5-field cron expression, e.g. '0 0 * * *'" },
+);
+
+/** Seconds, or a duration string (`7d`). Stored and returned as seconds. */
+const Ttl = z
+  .union([z.number().int().positive(), Duration])
+  .transform((v) => (typeof v === "number" ? v : (parseDuration(v) as number)))
+  .openapi({ type: "integer", description: "Seconds (or a duration such as '7d') after its timestamp when a value stops being served", example: 86400 });
+
+/** Fields that say where a feature's values come from; stored as registered. */
+const sourceFields = {
+  connector: Name.optional().openapi({ description: "Name of the connector that feeds this feature" }),
+  query: z.string().min(1).max(100_000).optional().openapi({ description: "SQL returning entity_id, value[, timestamp]" }),
+  schedule: CronExpression.optional().openapi({ example: "0 0 * * *" }),
+  update_frequency: Duration.optional().openapi({ example: "1h" }),
+  path: z.string().min(1).max(1024).optional().openapi({ example: "features/user_behavior/*.parquet" }),
+  format: z.enum(["parquet", "csv", "json", "ndjson", "orc"]).optional(),
+  batch_config: z.object({ path: z.string().min(1).max(1024), schedule: CronExpression.optional() }).strict().optional(),
+  topic: z.string().min(1).max(256).optional(),
+  value_field: z.string().min(1).max(256).optional(),
+  window_size: Duration.optional(),
+  stream_config: z
+    .object({ topic: z.string().min(1).max(256), value_field: z.string().min(1).max(256).optional(), window_size: Duration.optional() })
+    .strict()
+    .optional(),
+};
+export const sourceFieldNames = Object.keys(sourceFields) as (keyof typeof sourceFields)[];
+
+const editableFields = {
+  description: z.string().max(4096).optional(),
+  ttl: Ttl.nullable().optional(),
+  tags: z.record(z.string().max(128), z.string().max(1024)).optional().openapi({ example: { team: "growth" } }),
+  owner: z.string().max(256).optional().openapi({ example: "ml-team@example.com" }),
+  ...sourceFields,
+};
+
+export const FeatureCreate = z
+  .object({
+    name: Name.refine((n) => n !== "batch", { message: "'batch' is reserved" }).openapi({ example: "customer_purchase_amount" }),
+    entity_id: Name.default("entity").openapi({ description: "Entity type the feature describes", example: "customer" }),
+    feature_group: Name.default("default").openapi({ example: "customer_metrics" }),
+    value_type: z.enum(valueTypes).default("float"),
+    ...editableFields,
+  })
+  .strict()
+  .openapi("FeatureCreate");
+
+/** name, entity_id, feature_group and value_type are fixed once values exist; the rest can change. */
+export const FeaturePatch = z.object(editableFields).strict().openapi("FeaturePatch");
+
+export const Feature = z
+  .object({
+    id: z.string().openapi({ description: "The feature's name, used in every path" }),
+    name: z.string(),
+    description: z.string().nullable(),
+    entity_id: z.string(),
+    feature_group: z.string(),
+    value_type: z.enum(valueTypes),
+    ttl: z.number().int().nullable(),
+    tags: z.record(z.string(), z.string()),
+    owner: z.string().nullable(),
+    source_type: z.enum(["push", "sql", "file", "stream"]),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .catchall(z.unknown())
+  .openapi("Feature");
+
+export const FeatureList = z
+  .object({ features: z.array(Feature), next_cursor: z.string().nullable() })
+  .openapi("FeatureList");
+
+export const FeatureListQuery = z.object({
+  feature_group: Name.optional(),
+  entity: Name.optional().openapi({ description: "Entity type (the definition's entity_id)" }),
+  source_type: z.enum(["push", "sql", "file", "stream"]).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(128).optional().openapi({ description: "next_cursor from the previous page" }),
+});
+
+export const FeatureIdParam = z.object({ id: Name.openapi({ param: { name: "id", in: "path" }, example: "customer_purchase_amount" }) });
+
+export type FeatureCreateInput = z.infer<typeof FeatureCreate>;
+export type FeaturePatchInput = z.infer<typeof FeaturePatch>;

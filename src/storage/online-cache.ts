@@ -1,0 +1,87 @@
+/**
+ * KV online cache: one key per (feature group, entity) holding the group's latest vector, so
+ * N features of one entity are one KV read. D1 stays the source of truth: entries are rebuilt
+ * from `feature_latest` after every write batch and refilled on a miss.
+ *
+ * KV is eventually consistent: a write is visible at once in the location that made it and
+ * within about 60 seconds elsewhere. Entries are keyed inside by the feature's numeric id, which
+ * is never reused, so a deleted-then-recreated feature never serves an old value.
+ */
+
+export interface CachedValue {
+  /** Feature name, for humans reading KV. */
+  n: string;
+  v: unknown;
+  /** Microseconds since the epoch. */
+  t: number;
+}
+
+export interface Vector {
+  /** Feature id → value. */
+  f: Record<string, CachedValue>;
+}
+
+export interface GroupEntity {
+  group: string;
+  entityId: string;
+}
+
+export const vectorKey = (group: string, entityId: string) => `v1:${group}:${entityId}`;
+
+/** Past this many touched vectors a write hands the refresh to the jobs queue. */
+export const INLINE_REFRESH_LIMIT = 200;
+/** Vectors per refresh job message. */
+export const REFRESH_JOB_SIZE = 200;
+
+export async function readVector(kv: KVNamespace, group: string, entityId: string): Promise<Vector | null> {
+  return kv.get<Vector>(vectorKey(group, entityId), "json");
+}
+
+/** Reads the latest vectors of `entityIds` in `group` from D1. */
+export async function loadVectors(db: D1Database, group: string, entityIds: string[]): Promise<Map<string, Vector>> {
+  const { results } = await db
+    .prepare(
+      `SELECT l.entity_id AS e, l.feature_id AS id, f.name AS n, l.value AS v, l.ts AS t
+         FROM features f JOIN feature_latest l ON l.feature_id = f.id
+        WHERE f.feature_group = ?1 AND l.entity_id IN (SELECT value FROM json_each(?2))`,
+    )
+    .bind(group, JSON.stringify(entityIds))
+    .all<{ e: string; id: number; n: string; v: string; t: number }>();
+  const vectors = new Map<string, Vector>();
+  for (const r of results) {
+    let vector = vectors.get(r.e);
+    if (!vector) vectors.set(r.e, (vector = { f: {} }));
+    vector.f[r.id] = { n: r.n, v: JSON.parse(r.v), t: r.t };
+  }
+  return vectors;
+}
+
+/** Rebuilds the KV vectors of the given (group, entity) pairs from D1. */
+export async function refreshVectors(db: D1Database, kv: KVNamespace, keys: GroupEntity[]): Promise<void> {
+  const byGroup = new Map<string, string[]>();
+  for (const { group, entityId } of keys) {
+    const list = byGroup.get(group) ?? [];
+    list.push(entityId);
+    byGroup.set(group, list);
+  }
+  const writes: Promise<void>[] = [];
+  for (const [group, entityIds] of byGroup) {
+    const vectors = await loadVectors(db, group, entityIds);
+    for (const entityId of entityIds) {
+      const vector = vectors.get(entityId);
+      const key = vectorKey(group, entityId);
+      writes.push(vector ? kv.put(key, JSON.stringify(vector)) : kv.delete(key));
+    }
+  }
+  await Promise.all(writes);
+}
+
+/** Distinct (group, entity) pairs, in first-seen order. */
+export function distinctGroupEntities(pairs: Iterable<GroupEntity>): GroupEntity[] {
+  const seen = new Map<string, GroupEntity>();
+  for (const p of pairs) {
+    const key = vectorKey(p.group, p.entityId);
+    if (!seen.has(key)) seen.set(key, p);
+  }
+  return [...seen.values()];
+}
