@@ -1,4 +1,5 @@
 import js from "@eslint/js";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -6,13 +7,11 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { console: "readonly", process: "readonly", URL: "readonly", fetch: "readonly", setTimeout: "readonly", clearTimeout: "readonly" } },
+    languageOptions: { globals: { ...globals.serviceworker } },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
-  {
-    files: ["test/**"],
-    rules: { "@typescript-eslint/no-explicit-any": "off" },
-  },
+  { files: ["scripts/**", "bench/**/*.mjs", "*.config.*", ".ci/**"], languageOptions: { globals: { ...globals.node } } },
+  { files: ["test/**"], rules: { "@typescript-eslint/no-explicit-any": "off" } },
 );

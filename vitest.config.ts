@@ -20,6 +20,8 @@ export default defineConfig(async () => {
     ],
     test: {
       setupFiles: ["./test/setup/apply-migrations.ts"],
+      // A guard against hangs on a slow 2-core CI machine, not a performance assertion.
+      testTimeout: 30_000,
     },
   };
 });

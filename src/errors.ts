@@ -21,6 +21,7 @@ const statusByCode = {
   KEY_NOT_FOUND: 404,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
   INTERNAL: 500,
   NOT_CONFIGURED: 503,
 } as const;
@@ -58,6 +59,9 @@ export function handleError(err: Error, c: Context) {
   if (err instanceof ApiError) return errorResponse(c, err);
   if (err instanceof HTTPException) {
     if (err.status === 413) return errorResponse(c, new ApiError("PAYLOAD_TOO_LARGE", err.message || "Request body too large"));
+    if (err.status === 415) {
+      return errorResponse(c, new ApiError("UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with 'Content-Type: application/json'"));
+    }
     if (err.status === 400 && /json/i.test(err.message)) {
       return errorResponse(c, new ApiError("INVALID_JSON", "Request body is not valid JSON"));
     }

@@ -9,5 +9,5 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   scheduled: (controller, env, ctx) => ctx.waitUntil(runScheduled(controller, env)),
-  queue: consumeQueue,
+  queue: (batch, env, _ctx) => consumeQueue(batch, env),
 } satisfies ExportedHandler<Bindings, unknown>;

@@ -9,11 +9,22 @@ export const JobMessage = z.discriminatedUnion("type", [
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 
-/** Queue.sendBatch takes at most 100 messages per call. */
+/** Queue.sendBatch takes at most 100 messages and 256 KB per call; stay under both. */
 const SEND_BATCH_MAX = 100;
+const SEND_BATCH_BYTES = 200 * 1024;
 
 export async function enqueueJobs(queue: Queue, jobs: JobMessage[]): Promise<void> {
-  for (let i = 0; i < jobs.length; i += SEND_BATCH_MAX) {
-    await queue.sendBatch(jobs.slice(i, i + SEND_BATCH_MAX).map((body) => ({ body, contentType: "json" as const })));
+  let pending: MessageSendRequest[] = [];
+  let bytes = 0;
+  for (const body of jobs) {
+    const size = JSON.stringify(body).length;
+    if (pending.length > 0 && (pending.length >= SEND_BATCH_MAX || bytes + size > SEND_BATCH_BYTES)) {
+      await queue.sendBatch(pending);
+      pending = [];
+      bytes = 0;
+    }
+    pending.push({ body, contentType: "json" });
+    bytes += size;
   }
+  if (pending.length > 0) await queue.sendBatch(pending);
 }

@@ -49,6 +49,7 @@ export const errors = {
   404: errorResponse("Not found"),
   409: errorResponse("Conflict"),
   413: errorResponse("Request body too large"),
+  415: errorResponse("Body is not JSON"),
 } as const;
 
 export const jsonBody = <T extends z.ZodType>(schema: T, description?: string) => ({
