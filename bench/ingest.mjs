@@ -1,0 +1,231 @@
+/**
+ * Ingest benchmark: sequential `POST /api/v1/features/batch` requests of 1,000 values each to
+ * FStore under `wrangler dev`, against the same batches pushed to a bare Worker that writes them
+ * straight into D1 with the same SQL (bench/bare-d1-worker). Each target gets fresh local state,
+ * one warm-up batch, then BENCH_BATCHES measured batches.
+ *
+ * FStore's figures include what a batch sets off: more than 200 touched entities hand the KV
+ * online-cache refresh to the jobs queue, whose consumer runs in the same local workerd as the
+ * API, so requests that arrive while it writes KV wait for it (visible as multi-second batches).
+ *
+ * Environment: BENCH_BATCHES (default 20), BENCH_BATCH_SIZE (default 1000, at most 10,000).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { stripVTControlCharacters } from "node:util";
+import { bundleWorker, freePort, repoRoot, runWrangler, startWranglerDev, tail, waitForHttp } from "./lib/wrangler.mjs";
+
+const FEATURE = { name: "bench_value", feature_group: "bench", entity_id: "customer" };
+const REQUEST_TIMEOUT_MS = 120_000;
+
+function intFromEnv(name, fallback, max) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} must be an integer from 1 to ${max}, got '${raw}'`);
+  return n;
+}
+
+/** A small deterministic PRNG (mulberry32), so every run and both targets push the same values. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Request bodies: batch 0 is the warm-up, 1..batches are measured. Entity ids are distinct across
+ * all batches (customer_<i>), timestamps one millisecond apart from a fixed start.
+ */
+function buildBodies(batches, size) {
+  const random = prng(20_261_101);
+  const start = Date.UTC(2026, 0, 1);
+  const bodies = [];
+  for (let b = 0; b <= batches; b++) {
+    const items = [];
+    for (let j = 0; j < size; j++) {
+      const i = b * size + j;
+      items.push({
+        feature_id: FEATURE.name,
+        entity_id: `customer_${i}`,
+        value: Math.round(random() * 1e8) / 100,
+        timestamp: new Date(start + i).toISOString(),
+      });
+    }
+    bodies.push(JSON.stringify(items));
+  }
+  return bodies;
+}
+
+/** Nearest-rank percentile of an ascending array. */
+function percentile(sorted, p) {
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+async function post(url, body, headers) {
+  const t0 = performance.now();
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const text = await res.text();
+  return { status: res.status, text, ms: performance.now() - t0 };
+}
+
+/** Pushes the warm-up batch, then the measured ones in sequence; throws on any non-200 answer. */
+async function pushBatches(label, url, headers, bodies, size) {
+  const check = (r, which) => {
+    let written;
+    try {
+      written = JSON.parse(r.text).written;
+    } catch {
+      written = undefined;
+    }
+    if (r.status !== 200 || written !== size) {
+      throw new Error(`${label}: ${which} answered ${r.status} (expected 200 with written=${size}): ${r.text.slice(0, 500)}`);
+    }
+  };
+  const warm = await post(url, bodies[0], headers);
+  check(warm, "warm-up batch");
+  const latencies = [];
+  const wallStart = performance.now();
+  for (let b = 1; b < bodies.length; b++) {
+    const r = await post(url, bodies[b], headers);
+    check(r, `batch ${b}/${bodies.length - 1}`);
+    latencies.push(r.ms);
+  }
+  const wallMs = performance.now() - wallStart;
+  const values = latencies.length * size;
+  const inOrder = [...latencies];
+  latencies.sort((x, y) => x - y);
+  return {
+    label,
+    inOrder,
+    values,
+    wallMs,
+    warmupMs: warm.ms,
+    valuesPerSec: values / (wallMs / 1000),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    min: latencies[0],
+    max: latencies.at(-1),
+  };
+}
+
+/** Noise of an offline machine: wrangler cannot fetch Request.cf, cron triggers are not run locally. */
+const BENIGN = [/Request\.cf/, /workers\.cloudflare\.com/, /Scheduled Workers are not automatically triggered/];
+
+/** Errors, warnings and reloads wrangler printed while serving, for the report. */
+function logProblems(logFile) {
+  let text;
+  try {
+    text = readFileSync(logFile, "utf8");
+  } catch {
+    return [];
+  }
+  return stripVTControlCharacters(text)
+    .split("\n")
+    .filter((l) => /error|✘|\bwarn|▲|uncaught|exception|reloading/i.test(l) && !BENIGN.some((re) => re.test(l)));
+}
+
+/**
+ * Runs one target from fresh state to stopped server; `measure` gets the running server's url.
+ * With `snapshot`, the Worker is bundled first and wrangler dev serves that bundle, so edits to
+ * its sources during the run cannot reload it mid-measurement.
+ */
+async function withServer({ name, config, dir, envFile, snapshot = false }, measure) {
+  const persistTo = path.join(dir, `${name}-state`);
+  const logFile = path.join(dir, `${name}.log`);
+  mkdirSync(persistTo, { recursive: true });
+  const script = snapshot ? await bundleWorker({ config, outdir: path.join(dir, `${name}-bundle`), logFile }) : undefined;
+  await runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo, "--config", config], { logFile });
+  const server = await startWranglerDev({ config, script, port: await freePort(), persistTo, envFile, logFile });
+  let result;
+  try {
+    await waitForHttp(server, "/health", { logFile });
+    result = await measure(server.url, logFile);
+  } catch (err) {
+    err.message += `\n--- end of ${logFile} ---\n${tail(logFile, 30)}`;
+    throw err;
+  } finally {
+    const clean = await server.stop();
+    if (!clean) console.error(`warning: processes of ${name}'s wrangler dev (group ${server.pid}) survived SIGKILL`);
+  }
+  return { ...result, problems: logProblems(logFile) };
+}
+
+const fmt = (n, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+function printTable(rows, batches, size) {
+  const header = ["target", "values/s", "p50 ms", "p99 ms", "min ms", "max ms", "wall s"];
+  const lines = rows.map((r) => [r.label, fmt(r.valuesPerSec), fmt(r.p50, 1), fmt(r.p99, 1), fmt(r.min, 1), fmt(r.max, 1), fmt(r.wallMs / 1000, 2)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  console.log(`\ningest: ${batches} sequential batches of ${fmt(size)} values (${fmt(batches * size)} values) per target, after 1 warm-up batch`);
+  console.log(line(header));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const l of lines) console.log(line(l));
+  if (batches < 100) console.log(`(latencies are per batch request, nearest rank; with ${batches} batches p99 is the slowest one)`);
+}
+
+/**
+ * The ingest benchmark. `ctx.dir` is a fresh directory for this run's state and logs.
+ * Returns the measured rows; throws when anything failed.
+ */
+export async function ingest(ctx) {
+  const batches = intFromEnv("BENCH_BATCHES", 20, 10_000);
+  const size = intFromEnv("BENCH_BATCH_SIZE", 1000, 10_000);
+  const dir = ctx.dir;
+  mkdirSync(dir, { recursive: true });
+  const bodies = buildBodies(batches, size);
+
+  // The admin key goes to wrangler through an env file (not the command line); with --env-file
+  // wrangler also ignores any .dev.vars in the project.
+  const adminKey = `bench_${randomBytes(24).toString("hex")}`;
+  const envFile = path.join(dir, "fstore.env");
+  writeFileSync(envFile, `FSTORE_ADMIN_KEY=${adminKey}\n`, { mode: 0o600 });
+  const auth = { authorization: `Bearer ${adminKey}` };
+
+  console.log(`ingest: FStore (wrangler.toml, serving a bundle of src/ taken now) ...`);
+  const fstore = await withServer({ name: "fstore", config: path.join(repoRoot, "wrangler.toml"), dir, envFile, snapshot: true }, async (url) => {
+    const res = await fetch(`${url}/api/v1/features`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...auth },
+      body: JSON.stringify(FEATURE),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const text = await res.text();
+    if (res.status !== 201) throw new Error(`registering ${FEATURE.name} answered ${res.status}: ${text.slice(0, 500)}`);
+    return pushBatches("FStore", `${url}/api/v1/features/batch`, auth, bodies, size);
+  });
+
+  console.log(`ingest: bare D1 Worker (bench/bare-d1-worker) ...`);
+  const bare = await withServer({ name: "bare", config: path.join(repoRoot, "bench", "bare-d1-worker", "wrangler.toml"), dir }, (url) =>
+    pushBatches("bare D1 Worker", `${url}/batch`, {}, bodies, size),
+  );
+
+  printTable([fstore, bare], batches, size);
+  const ratio = fstore.valuesPerSec / bare.valuesPerSec;
+  console.log(`\nthroughput FStore / bare: ${ratio.toFixed(ratio < 0.1 ? 3 : 2)}x  (FStore reaches ${(ratio * 100).toFixed(1)}% of the bare Worker's values/s)`);
+  console.log(`warm-up batch: FStore ${fmt(fstore.warmupMs, 1)} ms, bare ${fmt(bare.warmupMs, 1)} ms`);
+  if (batches <= 50) {
+    for (const r of [fstore, bare]) console.log(`${r.label} batch latencies in order (ms): ${r.inOrder.map((ms) => ms.toFixed(0)).join(" ")}`);
+  }
+  for (const r of [fstore, bare]) {
+    if (r.problems.length > 0) {
+      console.log(`\n${r.label}: wrangler dev printed ${r.problems.length} error/warning line(s), first ones:`);
+      for (const l of r.problems.slice(0, 5)) console.log(`  ${l.slice(0, 300)}`);
+    }
+  }
+  return { fstore, bare, ratio };
+}
