@@ -2,12 +2,13 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { bodyLimit } from "hono/body-limit";
-import { requireConfigured } from "./auth";
 import type { AppEnv } from "./env";
 import { ApiError, errorResponse, handleError } from "./errors";
+import { feastRoutes } from "./routes/feast";
 import { featureRoutes } from "./routes/features";
 import { health, VERSION } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
+import { onlineRoutes } from "./routes/online";
 import { valueRoutes } from "./routes/values";
 import { errorHook } from "./validation";
 
@@ -26,13 +27,14 @@ export function createApp() {
       },
     })(c, next),
   );
-  app.use("/api/*", requireConfigured);
 
   app.route("/", health);
   // Values first: `/features/batch` must not be read as the feature named "batch".
   app.route("/api/v1", valueRoutes);
   app.route("/api/v1", featureRoutes);
   app.route("/api/v1", keyRoutes);
+  app.route("/api/v1", onlineRoutes);
+  app.route("/", feastRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {

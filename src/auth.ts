@@ -64,26 +64,25 @@ function timingSafeEqualHex(a: string, b: string): boolean {
 }
 
 /** Refuses to serve until a usable admin key is configured. */
-export const requireConfigured: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const adminKey = c.env.FSTORE_ADMIN_KEY;
+export function assertConfigured(adminKey: string | undefined): asserts adminKey is string {
   if (!adminKey || adminKey.length < MIN_ADMIN_KEY_LENGTH) {
     throw new ApiError(
       "NOT_CONFIGURED",
       `FStore has no admin key configured, so it refuses to serve. Set the secret FSTORE_ADMIN_KEY (at least ${MIN_ADMIN_KEY_LENGTH} characters): 'wrangler secret put FSTORE_ADMIN_KEY' in production, or run 'npm run dev', which writes one to .dev.vars.`,
     );
   }
-  await next();
-};
+}
 
-/** Authenticates the bearer key and checks it grants `scope`. */
+/** Authenticates the bearer key and checks it grants `scope`; refuses everything while unconfigured. */
 export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    const adminKey = c.env.FSTORE_ADMIN_KEY;
+    assertConfigured(adminKey);
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) throw new ApiError("UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>'");
     const presented = match[1] as string;
     const hash = await sha256Hex(presented);
-    const adminKey = c.env.FSTORE_ADMIN_KEY as string;
     const principal: Principal | null = timingSafeEqualHex(hash, await sha256Hex(adminKey))
       ? { keyId: "bootstrap-admin", scopes: ["admin"] }
       : await lookupKey(c.env.DB, hash);

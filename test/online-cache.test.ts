@@ -71,3 +71,26 @@ describe("online cache", () => {
     expect(result.explicitAcks).toEqual(["bad"]);
   });
 });
+
+describe("queued online-cache refresh", () => {
+  it("merges the refresh jobs of one queue batch and acks them all", async () => {
+    await registerFeature({ name: "merged_score", feature_group: "merged_g" });
+    await callJson("POST", "/api/v1/features/batch", 200, {
+      body: [
+        { feature_id: "merged_score", entity_id: "m1", value: 1, timestamp: "2024-01-01T00:00:00Z" },
+        { feature_id: "merged_score", entity_id: "m2", value: 2, timestamp: "2024-01-01T00:00:00Z" },
+      ],
+    });
+    await env.ONLINE.delete("v1:merged_g:m1");
+    await env.ONLINE.delete("v1:merged_g:m2");
+    const batch = createMessageBatch("fstore-jobs", [
+      { id: "a", timestamp: new Date(), attempts: 1, body: { type: "refresh-online", keys: [{ group: "merged_g", entityId: "m1" }] } },
+      { id: "b", timestamp: new Date(), attempts: 1, body: { type: "refresh-online", keys: [{ group: "merged_g", entityId: "m1" }, { group: "merged_g", entityId: "m2" }] } },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks.sort()).toEqual(["a", "b"]);
+    expect(namesIn(await vectorOf("merged_g", "m2"))).toEqual([["merged_score", 2]]);
+  });
+});

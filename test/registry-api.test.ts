@@ -32,7 +32,16 @@ describe("feature registry", () => {
 
   it("defaults entity, group and value type for the guide's minimal push feature", async () => {
     const created = await registerFeature({ name: "product_stock_level" });
-    expect(created).toMatchObject({ entity_id: "entity", feature_group: "default", value_type: "float", ttl: null, source_type: "push" });
+    expect(created).toMatchObject({ entity_id: "entity", feature_group: "entity", value_type: "float", ttl: null, source_type: "push" });
+    const product = await registerFeature({ name: "product_price", entity_id: "product" });
+    expect(product).toMatchObject({ entity_id: "product", feature_group: "product" });
+  });
+
+  it("keeps one entity type per feature group (409 otherwise)", async () => {
+    await registerFeature({ name: "driver_rate", entity_id: "driver_id", feature_group: "driver_stats" });
+    const res = await call("POST", "/api/v1/features", { body: { name: "rider_rate", entity_id: "rider_id", feature_group: "driver_stats" } });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain("driver_id");
   });
 
   it("answers 409 for a duplicate name", async () => {
@@ -69,27 +78,27 @@ describe("feature registry", () => {
   it("lists with filters and cursor pagination", async () => {
     for (const [name, group, entity] of [
       ["list_a", "g_list", "customer"],
-      ["list_b", "g_list", "product"],
+      ["list_b", "g_list_products", "product"],
       ["list_c", "g_list", "customer"],
       ["list_d", "g_other", "customer"],
     ]) {
       await registerFeature({ name, feature_group: group, entity_id: entity });
     }
-    await registerFeature({ name: "list_s3", feature_group: "g_list", path: "features/*.parquet", format: "parquet", update_frequency: "1d" });
+    await registerFeature({ name: "list_s3", feature_group: "g_list", entity_id: "customer", path: "features/*.parquet", format: "parquet", update_frequency: "1d" });
 
     const group = await callJson("GET", "/api/v1/features?feature_group=g_list", 200);
-    expect(group.features.map((f: { name: string }) => f.name)).toEqual(["list_a", "list_b", "list_c", "list_s3"]);
+    expect(group.features.map((f: { name: string }) => f.name)).toEqual(["list_a", "list_c", "list_s3"]);
 
-    const customers = await callJson("GET", "/api/v1/features?feature_group=g_list&entity=customer", 200);
-    expect(customers.features.map((f: { name: string }) => f.name)).toEqual(["list_a", "list_c"]);
+    const products = await callJson("GET", "/api/v1/features?entity=product", 200);
+    expect(products.features.map((f: { name: string }) => f.name)).toEqual(["list_b"]);
 
     const files = await callJson("GET", "/api/v1/features?source_type=file", 200);
     expect(files.features.map((f: { name: string }) => f.name)).toEqual(["list_s3"]);
 
-    const page1 = await callJson("GET", "/api/v1/features?feature_group=g_list&limit=3", 200);
-    expect(page1.features).toHaveLength(3);
+    const page1 = await callJson("GET", "/api/v1/features?feature_group=g_list&limit=2", 200);
+    expect(page1.features.map((f: { name: string }) => f.name)).toEqual(["list_a", "list_c"]);
     expect(page1.next_cursor).toBe("list_c");
-    const page2 = await callJson("GET", `/api/v1/features?feature_group=g_list&limit=3&cursor=${page1.next_cursor}`, 200);
+    const page2 = await callJson("GET", `/api/v1/features?feature_group=g_list&limit=2&cursor=${page1.next_cursor}`, 200);
     expect(page2.features.map((f: { name: string }) => f.name)).toEqual(["list_s3"]);
     expect(page2.next_cursor).toBeNull();
 

@@ -3,15 +3,23 @@
  * with exponential backoff and, after `max_retries` (wrangler.toml), lands in the dead-letter queue.
  */
 import type { Bindings } from "../env";
-import { refreshVectors } from "../storage/online-cache";
+import { distinctGroupEntities, refreshVectors, type GroupEntity } from "../storage/online-cache";
 import { JobMessage } from "./messages";
 
 const backoffSeconds = (attempts: number) => Math.min(300, 2 ** attempts * 5);
 
-async function runJob(env: Bindings, job: JobMessage): Promise<void> {
-  switch (job.type) {
-    case "refresh-online":
-      return refreshVectors(env.DB, env.ONLINE, job.keys);
+/**
+ * The refresh jobs of one queue batch are merged so each vector is rebuilt once, however many
+ * writes touched it (KV also accepts only about one write per second per key).
+ */
+async function refreshMerged(env: Bindings, jobs: { message: Message; keys: GroupEntity[] }[]): Promise<void> {
+  if (jobs.length === 0) return;
+  try {
+    await refreshVectors(env.DB, env.ONLINE, distinctGroupEntities(jobs.flatMap((j) => j.keys)));
+    for (const j of jobs) j.message.ack();
+  } catch (err) {
+    console.error(`online-cache refresh of ${jobs.length} jobs failed: ${(err as Error).message}`);
+    for (const j of jobs) j.message.retry({ delaySeconds: backoffSeconds(j.message.attempts) });
   }
 }
 
@@ -22,6 +30,7 @@ export async function consumeQueue(batch: MessageBatch<unknown>, env: Bindings):
     batch.retryAll({ delaySeconds: 60 });
     return;
   }
+  const refreshes: { message: Message; keys: GroupEntity[] }[] = [];
   for (const message of batch.messages) {
     const parsed = JobMessage.safeParse(message.body);
     if (!parsed.success) {
@@ -30,12 +39,8 @@ export async function consumeQueue(batch: MessageBatch<unknown>, env: Bindings):
       message.ack();
       continue;
     }
-    try {
-      await runJob(env, parsed.data);
-      message.ack();
-    } catch (err) {
-      console.error(`job ${parsed.data.type} (message ${message.id}) failed: ${(err as Error).message}`);
-      message.retry({ delaySeconds: backoffSeconds(message.attempts) });
-    }
+    const job = parsed.data;
+    if (job.type === "refresh-online") refreshes.push({ message, keys: job.keys });
   }
+  await refreshMerged(env, refreshes);
 }

@@ -3,6 +3,7 @@ import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { features, type FeatureRow, type SourceType } from "../db/schema";
 import { ApiError } from "../errors";
+import { forgetCatalog } from "../serving/catalog";
 import { sourceFieldNames, type FeatureCreateInput, type FeaturePatchInput } from "../schemas/feature";
 
 type SourceInput = Partial<Pick<FeatureCreateInput, (typeof sourceFieldNames)[number]>>;
@@ -41,6 +42,15 @@ export function featureToJson(row: FeatureRow) {
 
 export async function createFeature(d1: D1Database, input: FeatureCreateInput): Promise<FeatureRow> {
   const db = drizzle(d1);
+  const group = input.feature_group ?? input.entity_id;
+  // A group serves one vector per entity, so all its features must describe the same entity type.
+  const sibling = await db.select({ entityId: features.entityId }).from(features).where(eq(features.featureGroup, group)).limit(1).get();
+  if (sibling && sibling.entityId !== input.entity_id) {
+    throw new ApiError(
+      "CONFLICT",
+      `feature group '${group}' holds features of entity '${sibling.entityId}', not '${input.entity_id}'; use another feature_group`,
+    );
+  }
   const now = Date.now();
   const source = pickSource(input);
   const [row] = await db
@@ -49,7 +59,7 @@ export async function createFeature(d1: D1Database, input: FeatureCreateInput): 
       name: input.name,
       description: input.description ?? null,
       entityId: input.entity_id,
-      featureGroup: input.feature_group,
+      featureGroup: group,
       valueType: input.value_type,
       ttlSeconds: input.ttl ?? null,
       tags: input.tags ?? {},
@@ -62,6 +72,7 @@ export async function createFeature(d1: D1Database, input: FeatureCreateInput): 
     .onConflictDoNothing({ target: features.name })
     .returning();
   if (!row) throw new ApiError("CONFLICT", `feature '${input.name}' already exists`);
+  forgetCatalog();
   return row;
 }
 
@@ -132,6 +143,7 @@ export async function updateFeature(d1: D1Database, current: FeatureRow, patch: 
     .where(eq(features.id, current.id))
     .returning();
   if (!row) throw new ApiError("FEATURE_NOT_FOUND", `feature '${current.name}' not found`);
+  forgetCatalog();
   return row;
 }
 
@@ -139,4 +151,5 @@ export async function updateFeature(d1: D1Database, current: FeatureRow, patch: 
 export async function deleteFeature(d1: D1Database, name: string): Promise<void> {
   const deleted = await drizzle(d1).delete(features).where(eq(features.name, name)).returning({ id: features.id });
   if (deleted.length === 0) throw new ApiError("FEATURE_NOT_FOUND", `feature '${name}' not found`);
+  forgetCatalog();
 }

@@ -1,8 +1,7 @@
 /** `GET /health`: no auth; says whether FStore can serve (admin key set, D1 reachable). */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { MIN_ADMIN_KEY_LENGTH } from "../auth";
+import { assertConfigured } from "../auth";
 import type { AppEnv } from "../env";
-import { ApiError } from "../errors";
 import { errorHook } from "../validation";
 import { ErrorBody, jsonResponse } from "../schemas/common";
 
@@ -22,10 +21,7 @@ export const health = new OpenAPIHono<AppEnv>({ defaultHook: errorHook }).openap
     },
   }),
   async (c) => {
-    const key = c.env.FSTORE_ADMIN_KEY;
-    if (!key || key.length < MIN_ADMIN_KEY_LENGTH) {
-      throw new ApiError("NOT_CONFIGURED", "FStore has no admin key configured (secret FSTORE_ADMIN_KEY)");
-    }
+    assertConfigured(c.env.FSTORE_ADMIN_KEY);
     await c.env.DB.prepare("SELECT 1").first();
     return c.json({ status: "ok" as const, version: VERSION }, 200);
   },

@@ -56,7 +56,7 @@ export const FeatureCreate = z
   .object({
     name: Name.refine((n) => n !== "batch", { message: "'batch' is reserved" }).openapi({ example: "customer_purchase_amount" }),
     entity_id: Name.default("entity").openapi({ description: "Entity type the feature describes", example: "customer" }),
-    feature_group: Name.default("default").openapi({ example: "customer_metrics" }),
+    feature_group: Name.optional().openapi({ description: "Defaults to the entity type: one group per entity", example: "customer_metrics" }),
     value_type: z.enum(valueTypes).default("float"),
     ...editableFields,
   })

@@ -1,0 +1,170 @@
+/**
+ * Feast feature-server compatibility, so a Feast client with a `remote` online store pointed at
+ * FStore works unchanged (docs/feast.md has the mapping):
+ * - `POST /get-online-features` — Feast's request; Feast's column-major response.
+ * - `POST /push`, `POST /write-to-online-store` — Feast's columnar `df` written as values.
+ * Feast's client sends these bodies without a JSON content type, so they are parsed by hand
+ * (with the same zod schemas the OpenAPI document shows).
+ */
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { requireScope } from "../auth";
+import type { FeatureRow } from "../db/schema";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
+import { batchError, commitValues, toRow, type ItemError } from "../ingest/write";
+import { authErrors, errors, jsonResponse } from "../schemas/common";
+import { groupFeatures, loadCatalog, resolveRefs, type Catalog } from "../serving/catalog";
+import { readOnline } from "../serving/online";
+import type { ValueRow } from "../storage/values";
+import { formatTimestamp, nowMicros } from "../time";
+import { errorHook } from "../validation";
+
+const EntityValue = z.union([z.string(), z.number(), z.boolean()]);
+
+const GetOnlineFeatures = z
+  .object({
+    features: z.array(z.string().min(1).max(260)).min(1).max(500).optional(),
+    feature_service: z.string().min(1).max(128).optional(),
+    entities: z.record(z.string(), z.array(EntityValue).min(1).max(1000)),
+    full_feature_names: z.boolean().default(false),
+  })
+  .refine((r) => (r.features === undefined) !== (r.feature_service === undefined), { message: "give exactly one of 'features' or 'feature_service'" })
+  .refine((r) => Object.keys(r.entities).length === 1, { message: "entities must have exactly one join key (composite keys are not supported)" })
+  .openapi("FeastGetOnlineFeaturesRequest");
+
+const FeastResponse = z
+  .object({
+    metadata: z.object({ feature_names: z.array(z.string()) }),
+    results: z.array(z.object({ values: z.array(z.unknown()), statuses: z.array(z.string()), event_timestamps: z.array(z.string()) })),
+  })
+  .openapi("FeastGetOnlineFeaturesResponse");
+
+const Columnar = z.record(z.string(), z.array(z.unknown()));
+const Push = z
+  .object({
+    push_source_name: z.string().min(1).max(128),
+    df: Columnar,
+    to: z.enum(["online", "offline", "online_and_offline"]).default("online"),
+    allow_registry_cache: z.boolean().optional(),
+    transform_on_write: z.boolean().optional(),
+  })
+  .openapi("FeastPushRequest");
+const WriteToOnlineStore = z
+  .object({ feature_view_name: z.string().min(1).max(128), df: Columnar, allow_registry_cache: z.boolean().optional(), transform_on_write: z.boolean().optional() })
+  .openapi("FeastWriteToOnlineStoreRequest");
+
+/** Feast's epoch timestamp for values that have none. */
+const EPOCH = "1970-01-01T00:00:00Z";
+
+async function parseBody<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promise<z.infer<T>> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await c.req.text());
+  } catch {
+    throw new ApiError("INVALID_JSON", "Request body is not valid JSON");
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) errorHook({ success: false, error: parsed.error, data: raw, target: "json" } as never, c as never);
+  return (parsed as { data: z.infer<T> }).data;
+}
+
+/** A Feast push source or feature view name → an FStore feature group. */
+function groupFor(catalog: Catalog, name: string): FeatureRow[] {
+  if (catalog.byGroup.has(name)) return groupFeatures(catalog, name);
+  const tagged = [...catalog.byName.values()].filter((f) => f.tags.feast_push_source === name);
+  if (tagged.length > 0) return groupFeatures(catalog, tagged[0]?.featureGroup as string);
+  throw new ApiError("NOT_FOUND", `no feature group named '${name}' (and no feature tagged feast_push_source=${name})`);
+}
+
+/** Feast's columnar `df` → value rows for the group's features, all checked before anything is written. */
+function rowsFromColumns(group: FeatureRow[], df: Record<string, unknown[]>): ValueRow[] {
+  const joinKey = group[0]?.entityId as string;
+  const entities = df[joinKey];
+  if (!entities) throw new ApiError("VALIDATION_FAILED", `df has no '${joinKey}' column (the group's entity join key)`, { columns: Object.keys(df) });
+  const byName = new Map(group.map((f) => [f.name, f]));
+  const ignored = new Set([joinKey, "event_timestamp", "created", "created_timestamp"]);
+  const unknown = Object.keys(df).filter((col) => !ignored.has(col) && !byName.has(col));
+  if (unknown.length > 0) {
+    throw new ApiError("VALIDATION_FAILED", `df has columns that are not features of group '${group[0]?.featureGroup}': ${unknown.join(", ")}`, { unknown });
+  }
+  const lengths = new Set(Object.values(df).map((col) => col.length));
+  if (lengths.size > 1) throw new ApiError("VALIDATION_FAILED", "all df columns must have the same length");
+
+  const now = nowMicros();
+  const rows: ValueRow[] = [];
+  const errorsByRow: ItemError[] = [];
+  entities.forEach((entity, i) => {
+    const problems: ItemError["errors"] = [];
+    if (!EntityValue.safeParse(entity).success) problems.push({ path: joinKey, message: "entity key must be a string, number or bool" });
+    const ts = df.event_timestamp?.[i];
+    if (ts !== undefined && ts !== null && typeof ts !== "string") problems.push({ path: "event_timestamp", message: "must be an ISO 8601 string" });
+    for (const [name, feature] of byName) {
+      const column = df[name];
+      if (!column) continue;
+      const row = toRow(feature, { entity_id: String(entity), value: column[i] ?? null, timestamp: (ts as string | null | undefined) ?? undefined }, now);
+      if (typeof row === "string") problems.push({ path: name, message: row });
+      else rows.push(row);
+    }
+    if (problems.length > 0) errorsByRow.push({ index: i, errors: problems });
+  });
+  if (errorsByRow.length > 0) throw batchError(errorsByRow, entities.length);
+  return rows;
+}
+
+async function writeColumns(c: Context<AppEnv>, groupName: string, df: Record<string, unknown[]>) {
+  const group = groupFor(await loadCatalog(c.env.DB), groupName);
+  const rows = rowsFromColumns(group, df);
+  const featureGroup = group[0]?.featureGroup as string;
+  await commitValues(c.env, rows, () => featureGroup);
+  return c.json(null, 200);
+}
+
+export const feastRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook });
+
+feastRoutes.post("/get-online-features", requireScope("read"), async (c) => {
+  const body = await parseBody(c, GetOnlineFeatures);
+  const catalog = await loadCatalog(c.env.DB);
+  const features = body.features ? resolveRefs(catalog, body.features) : groupFeatures(catalog, body.feature_service as string);
+  const [joinKey, keyValues] = Object.entries(body.entities)[0] as [string, z.infer<typeof EntityValue>[]];
+  const wrongEntity = features.find((f) => f.entityId !== joinKey);
+  if (wrongEntity) {
+    throw new ApiError("VALIDATION_FAILED", `feature '${wrongEntity.name}' is keyed by '${wrongEntity.entityId}', but the request's join key is '${joinKey}'`);
+  }
+  const cells = await readOnline(c.env.DB, c.env.ONLINE, features, keyValues.map(String), (p) => c.executionCtx.waitUntil(p));
+  const results = [
+    { values: keyValues as unknown[], statuses: keyValues.map(() => "PRESENT"), event_timestamps: keyValues.map(() => EPOCH) },
+    ...features.map((_, f) => ({
+      values: cells.map((row) => row[f]?.value ?? null),
+      statuses: cells.map((row) => row[f]?.status ?? "NOT_FOUND"),
+      event_timestamps: cells.map((row) => (row[f]?.ts == null ? EPOCH : formatTimestamp(row[f]?.ts as number))),
+    })),
+  ];
+  const names = features.map((f) => (body.full_feature_names ? `${f.featureGroup}__${f.name}` : f.name));
+  return c.json({ metadata: { feature_names: [joinKey, ...names] }, results }, 200);
+});
+
+feastRoutes.post("/push", requireScope("write"), async (c) => {
+  const body = await parseBody(c, Push);
+  return writeColumns(c, body.push_source_name, body.df);
+});
+
+feastRoutes.post("/write-to-online-store", requireScope("write"), async (c) => {
+  const body = await parseBody(c, WriteToOnlineStore);
+  return writeColumns(c, body.feature_view_name, body.df);
+});
+
+const feastDoc = (path: string, summary: string, request: z.ZodType, response: z.ZodType) =>
+  feastRoutes.openAPIRegistry.registerPath({
+    method: "post",
+    path,
+    tags: ["feast"],
+    security: [{ bearerAuth: [] }],
+    summary,
+    request: { body: { required: true, content: { "application/json": { schema: request } } } },
+    responses: { 200: jsonResponse(response, "Feast-compatible response"), 400: errors[400], 404: errors[404], ...authErrors },
+  });
+feastDoc("/get-online-features", "Feast feature server: online features (column-major)", GetOnlineFeatures, FeastResponse);
+feastDoc("/push", "Feast feature server: push a columnar df into a feature group", Push, z.null());
+feastDoc("/write-to-online-store", "Feast feature server: write a columnar df into a feature group", WriteToOnlineStore, z.null());
+

@@ -1,0 +1,85 @@
+/** Online vectors for many entities, and feature groups as first-class objects. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { requireScope } from "../auth";
+import type { AppEnv } from "../env";
+import { featureToJson } from "../registry/features";
+import { authErrors, errors, jsonBody, jsonResponse } from "../schemas/common";
+import { FeatureGroup, FeatureGroupDetail, OnlineRequest, OnlineResponse } from "../schemas/online";
+import { groupFeatures, loadCatalog, resolveRefs } from "../serving/catalog";
+import { readOnline } from "../serving/online";
+import { formatTimestamp } from "../time";
+import { errorHook } from "../validation";
+
+const security = [{ bearerAuth: [] }];
+
+export const onlineRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/online-features",
+      tags: ["online"],
+      security,
+      summary: "Latest feature vectors for up to 1,000 entities",
+      description:
+        "One KV read per (feature group, entity), issued concurrently; D1 answers what KV misses and KV is refilled. Each value has a status: PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE (older than the feature's ttl; value null) or NULL_VALUE.",
+      middleware: [requireScope("read")] as const,
+      request: { body: jsonBody(OnlineRequest) },
+      responses: { 200: jsonResponse(OnlineResponse, "One result per entity, in request order"), 400: errors[400], 404: errors[404], ...authErrors },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const catalog = await loadCatalog(c.env.DB);
+      const features = body.features ? resolveRefs(catalog, body.features) : groupFeatures(catalog, body.feature_group as string);
+      const cells = await readOnline(c.env.DB, c.env.ONLINE, features, body.entity_ids, (p) => c.executionCtx.waitUntil(p));
+      const names = features.map((f) => f.name);
+      return c.json(
+        {
+          features: names,
+          results: body.entity_ids.map((entityId, e) => {
+            const row = { entity_id: entityId, values: {} as Record<string, unknown>, statuses: {} as Record<string, string>, event_timestamps: {} as Record<string, string | null> };
+            (cells[e] ?? []).forEach((cell, f) => {
+              const name = names[f] as string;
+              row.values[name] = cell.value;
+              row.statuses[name] = cell.status;
+              row.event_timestamps[name] = cell.ts === null ? null : formatTimestamp(cell.ts);
+            });
+            return row;
+          }),
+        } as z.infer<typeof OnlineResponse>,
+        200,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/feature-groups",
+      tags: ["online"],
+      security,
+      summary: "Feature groups: name, entity and feature names",
+      middleware: [requireScope("read")] as const,
+      responses: { 200: jsonResponse(z.object({ feature_groups: z.array(FeatureGroup) }), "All groups"), ...authErrors },
+    }),
+    async (c) => {
+      const catalog = await loadCatalog(c.env.DB);
+      const groups = [...catalog.byGroup.entries()].map(([name, rows]) => ({ name, entity: rows[0]?.entityId ?? "", features: rows.map((r) => r.name) }));
+      return c.json({ feature_groups: groups }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/feature-groups/{name}",
+      tags: ["online"],
+      security,
+      summary: "One feature group with its feature definitions",
+      middleware: [requireScope("read")] as const,
+      request: { params: z.object({ name: z.string().min(1).max(128).openapi({ param: { name: "name", in: "path" } }) }) },
+      responses: { 200: jsonResponse(FeatureGroupDetail, "The group"), 404: errors[404], ...authErrors },
+    }),
+    async (c) => {
+      const { name } = c.req.valid("param");
+      const rows = groupFeatures(await loadCatalog(c.env.DB), name);
+      return c.json({ name, entity: rows[0]?.entityId ?? "", features: rows.map(featureToJson) }, 200);
+    },
+  );
