@@ -1,6 +1,6 @@
 /**
  * D1 schema: the registry (features, connectors), value history, latest value per
- * (feature, entity), materialization runs and API keys. D1 is FStore's source of truth;
+ * (feature, entity), materialization runs (with their staged rows and schedules) and API keys. D1 is FStore's source of truth;
  * KV only caches what is derived from these tables.
  *
  * Timestamps of values are integer microseconds since the Unix epoch (Python clients send
@@ -104,6 +104,47 @@ export const runs = sqliteTable(
   },
   (t) => [index("runs_feature_idx").on(t.featureId, t.createdAt)],
 );
+
+/**
+ * Rows a materialization run has read, waiting to be promoted (staging). Readers never look here:
+ * a run's values become visible all together when one D1 batch moves them to feature_values and
+ * feature_latest; a failed run's rows are deleted. `changed` is set during promotion (0 = equal
+ * to the entity's latest value, which the result cache does not write again).
+ */
+export const runValues = sqliteTable(
+  "run_values",
+  {
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    entityId: text("entity_id").notNull(),
+    ts: integer("ts").notNull(),
+    value: text("value").notNull(),
+    changed: integer("changed"),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.seq] })],
+);
+
+/**
+ * Scheduling state of each SQL feature: when it is next due, the lease that keeps two runs of it
+ * from overlapping (taken with a conditional UPDATE), consecutive failures for backoff, and the
+ * watermark of the last committed run (what `:since` binds).
+ */
+export const featureSchedules = sqliteTable("feature_schedules", {
+  featureId: integer("feature_id")
+    .primaryKey()
+    .references(() => features.id, { onDelete: "cascade" }),
+  /** Milliseconds; null = due now. */
+  nextRunAt: integer("next_run_at"),
+  leaseRunId: text("lease_run_id"),
+  /** Milliseconds; the lease is free once this has passed. */
+  leaseUntil: integer("lease_until"),
+  failures: integer("failures").notNull().default(0),
+  watermark: text("watermark"),
+  lastRunId: text("last_run_id"),
+  updatedAt: integer("updated_at").notNull(),
+});
 
 export const apiKeys = sqliteTable(
   "api_keys",
