@@ -78,7 +78,7 @@ describe("feature registry", () => {
   it("lists with filters and cursor pagination", async () => {
     for (const [name, group, entity] of [
       ["list_a", "g_list", "customer"],
-      ["list_b", "g_list_products", "product"],
+      ["list_b", "g_list_products", "list_product"],
       ["list_c", "g_list", "customer"],
       ["list_d", "g_other", "customer"],
     ]) {
@@ -89,7 +89,7 @@ describe("feature registry", () => {
     const group = await callJson("GET", "/api/v1/features?feature_group=g_list", 200);
     expect(group.features.map((f: { name: string }) => f.name)).toEqual(["list_a", "list_c", "list_s3"]);
 
-    const products = await callJson("GET", "/api/v1/features?entity=product", 200);
+    const products = await callJson("GET", "/api/v1/features?entity=list_product", 200);
     expect(products.features.map((f: { name: string }) => f.name)).toEqual(["list_b"]);
 
     const files = await callJson("GET", "/api/v1/features?source_type=file", 200);
