@@ -19,6 +19,7 @@ describe("API description", () => {
         "/api/v1/keys/{id}",
         "/health",
         "/api/v1/online-features",
+        "/api/v1/historical-features",
         "/api/v1/feature-groups",
         "/api/v1/feature-groups/{name}",
         "/get-online-features",

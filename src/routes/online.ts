@@ -4,10 +4,13 @@ import { requireScope } from "../auth";
 import type { AppEnv } from "../env";
 import { featureToJson } from "../registry/features";
 import { authErrors, errors, jsonBody, jsonResponse } from "../schemas/common";
-import { FeatureGroup, FeatureGroupDetail, OnlineRequest, OnlineResponse } from "../schemas/online";
+import { FeatureGroup, FeatureGroupDetail, HistoricalRequest, OnlineRequest, OnlineResponse } from "../schemas/online";
+import { pointInTime } from "../serving/historical";
+import { contentTypes, encodeTraining, negotiateFormat } from "../serving/training-output";
+import { ApiError } from "../errors";
 import { groupFeatures, loadCatalog, resolveRefs } from "../serving/catalog";
 import { readOnline } from "../serving/online";
-import { formatTimestamp } from "../time";
+import { formatTimestamp, parseTimestamp } from "../time";
 import { errorHook } from "../validation";
 
 const security = [{ bearerAuth: [] }];
@@ -81,5 +84,41 @@ export const onlineRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       const { name } = c.req.valid("param");
       const rows = groupFeatures(await loadCatalog(c.env.DB), name);
       return c.json({ name, entity: rows[0]?.entityId ?? "", features: rows.map(featureToJson) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/historical-features",
+      tags: ["training"],
+      security,
+      summary: "Point-in-time correct training set for up to 100,000 entity rows (JSON, CSV or Parquet)",
+      description:
+        "For each entity row, the value each feature had at the row's timestamp: the latest value at or before it, null when there is none or it is older than the feature's ttl. The body is streamed. Pick the format with `format` or the Accept header (text/csv, application/vnd.apache.parquet).",
+      middleware: [requireScope("read")] as const,
+      request: { body: jsonBody(HistoricalRequest) },
+      responses: {
+        200: {
+          description: "One row per entity row, in request order: entity_id, timestamp, then one column per feature",
+          content: {
+            "application/json": { schema: z.object({ features: z.array(z.string()), rows: z.array(z.record(z.string(), z.unknown())) }) },
+            "text/csv": { schema: z.string() },
+            "application/vnd.apache.parquet": { schema: z.string().openapi({ format: "binary" }) },
+          },
+        },
+        400: errors[400],
+        404: errors[404],
+        ...authErrors,
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const features = resolveRefs(await loadCatalog(c.env.DB), body.features);
+      const clash = features.find((f) => f.name === "entity_id" || f.name === "timestamp");
+      if (clash) throw new ApiError("VALIDATION_FAILED", `feature '${clash.name}' collides with the entity_id/timestamp columns of a training set`);
+      const format = negotiateFormat(body.format, c.req.header("accept"));
+      const rows = body.entity_rows.map((r) => ({ entityId: r.entity_id, ts: parseTimestamp(r.timestamp) as number }));
+      const stream = encodeTraining(format, features, pointInTime(c.env.DB, features, rows));
+      return new Response(stream, { status: 200, headers: { "content-type": contentTypes[format] } }) as never;
     },
   );
