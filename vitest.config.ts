@@ -7,19 +7,25 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
     plugins: [
-      cloudflareTest({
+      // `inject` reads what test/setup/sql-services.ts provided (the pgproxy's address).
+      cloudflareTest(async ({ inject }) => ({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: {
+            TEST_PG_PROXY: inject("pgProxy"),
+            TEST_SQL_DATABASE: inject("sqlDatabase"),
+            TEST_BLACKHOLE_PORT: String(inject("blackholePort")),
             TEST_MIGRATIONS: migrations,
             FSTORE_ADMIN_KEY: "test-admin-key-0123456789abcdef",
             FSTORE_SECRET_KEY: "test-secret-key-0123456789abcdef",
           },
         },
-      }),
+      })),
     ],
     test: {
       setupFiles: ["./test/setup/apply-migrations.ts"],
+      // Node side: pgproxy + seeded PostgreSQL and MariaDB for the connector tests.
+      globalSetup: ["./test/setup/sql-services.ts"],
       // A guard against hangs on a slow 2-core CI machine, not a performance assertion.
       testTimeout: 30_000,
     },

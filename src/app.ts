@@ -5,10 +5,12 @@ import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "./env";
 import { ApiError, errorResponse, handleError } from "./errors";
 import { feastRoutes } from "./routes/feast";
+import { connectorRoutes } from "./routes/connectors";
 import { featureRoutes } from "./routes/features";
 import { health, VERSION } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
 import { onlineRoutes } from "./routes/online";
+import { runRoutes } from "./routes/runs";
 import { valueRoutes } from "./routes/values";
 import { errorHook } from "./validation";
 
@@ -33,6 +35,8 @@ export function createApp() {
   app.route("/api/v1", valueRoutes);
   app.route("/api/v1", featureRoutes);
   app.route("/api/v1", keyRoutes);
+  app.route("/api/v1", connectorRoutes);
+  app.route("/api/v1", runRoutes);
   app.route("/api/v1", onlineRoutes);
   app.route("/", feastRoutes);
 

@@ -3,5 +3,11 @@ declare namespace Cloudflare {
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
     FSTORE_ADMIN_KEY: string;
     FSTORE_SECRET_KEY: string;
+    /** The pgproxy's address for neonConfig.wsProxy, e.g. 127.0.0.1:40123/v2 (test/setup/sql-services.ts). */
+    TEST_PG_PROXY: string;
+    /** Database seeded with orders/purchases in both PostgreSQL and MariaDB. */
+    TEST_SQL_DATABASE: string;
+    /** A local TCP port that accepts connections and never answers (timeout tests). */
+    TEST_BLACKHOLE_PORT: string;
   }
 }

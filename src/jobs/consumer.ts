@@ -4,6 +4,7 @@
  */
 import type { Bindings } from "../env";
 import { distinctGroupEntities, refreshVectors, type GroupEntity } from "../storage/online-cache";
+import { executeQueuedRun, refreshRunRange } from "../materialize/run";
 import { JobMessage } from "./messages";
 
 const backoffSeconds = (attempts: number) => Math.min(300, 2 ** attempts * 5);
@@ -20,6 +21,21 @@ async function refreshMerged(env: Bindings, jobs: { message: Message; keys: Grou
   } catch (err) {
     console.error(`online-cache refresh of ${jobs.length} jobs failed: ${(err as Error).message}`);
     for (const j of jobs) j.message.retry({ delaySeconds: backoffSeconds(j.message.attempts) });
+  }
+}
+
+/**
+ * Materialization jobs. A run records its own failure (and the scheduler retries it with
+ * backoff), so only an error reaching D1 itself is retried here.
+ */
+async function runJob(env: Bindings, message: Message, job: JobMessage): Promise<void> {
+  try {
+    if (job.type === "materialize") await executeQueuedRun(env, job.run_id);
+    else if (job.type === "refresh-run") await refreshRunRange(env, job.run_id, job.group, job.from, job.to);
+    message.ack();
+  } catch (err) {
+    console.error(`job ${job.type} (message ${message.id}) failed: ${(err as Error).message}`);
+    message.retry({ delaySeconds: backoffSeconds(message.attempts) });
   }
 }
 
@@ -41,6 +57,7 @@ export async function consumeQueue(batch: MessageBatch<unknown>, env: Bindings):
     }
     const job = parsed.data;
     if (job.type === "refresh-online") refreshes.push({ message, keys: job.keys });
+    else await runJob(env, message, job);
   }
   await refreshMerged(env, refreshes);
 }

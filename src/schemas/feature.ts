@@ -31,6 +31,12 @@ const sourceFields = {
   query: z.string().min(1).max(100_000).optional().openapi({ description: "SQL returning entity_id, value[, timestamp]" }),
   schedule: CronExpression.optional().openapi({ example: "0 0 * * *" }),
   update_frequency: Duration.optional().openapi({ example: "1h" }),
+  timeout: Duration.optional().openapi({ description: "Statement timeout of a SQL run's queries (default 5m)", example: "30s" }),
+  incremental_column: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, "must be a plain column name of the query's result")
+    .optional()
+    .openapi({ description: "Result column holding each row's timestamp: a run only pulls rows newer than the last run's watermark", example: "timestamp" }),
   path: z.string().min(1).max(1024).optional().openapi({ example: "features/user_behavior/*.parquet" }),
   format: z.enum(["parquet", "csv", "json", "ndjson", "orc"]).optional(),
   batch_config: z.object({ path: z.string().min(1).max(1024), schedule: CronExpression.optional() }).strict().optional(),

@@ -1,0 +1,23 @@
+/**
+ * The one table from connector type to implementation. A new source is a folder beside this
+ * file plus one line here; routes, storage and runs look connectors up by type and never switch on it.
+ */
+import { mysqlConnector } from "./mysql";
+import { postgres } from "./postgres";
+import type { Connector } from "./types";
+
+export const connectorTypes = {
+  postgres,
+  /** The guide's `PostgreSQLConnector` and `PostgresConnector` are both this one. */
+  postgresql: postgres,
+  mysql: mysqlConnector,
+  /** MariaDB speaks the MySQL protocol. */
+  mariadb: mysqlConnector,
+} satisfies Record<string, Connector>;
+
+export type ConnectorType = keyof typeof connectorTypes;
+export const connectorTypeNames = Object.keys(connectorTypes) as [ConnectorType, ...ConnectorType[]];
+
+export function connectorFor(type: string): Connector | undefined {
+  return (connectorTypes as Record<string, Connector>)[type];
+}

@@ -1,0 +1,98 @@
+/**
+ * Connectors in D1: the non-secret config as JSON, the secret fields (those marked with
+ * `secret()` in the connector's schema) AES-GCM encrypted. Secrets never leave through the API.
+ */
+import { asc, eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { connectorFor } from "../../connectors/registry";
+import { secretFieldNames, type Connector } from "../../connectors/types";
+import { connectors } from "../db/schema";
+import type { Bindings } from "../env";
+import { ApiError, describeIssues } from "../errors";
+import { decryptSecrets, encryptSecrets } from "../secrets";
+
+type ConnectorRow = typeof connectors.$inferSelect;
+
+/** The API shape: config without secrets, plus the names of the (encrypted, hidden) secret fields. */
+export function connectorToJson(row: ConnectorRow) {
+  const impl = connectorFor(row.type);
+  return {
+    name: row.name,
+    type: row.type,
+    config: row.config,
+    secret_fields: impl ? secretFieldNames(impl.configSchema) : [],
+    created_at: new Date(row.createdAt).toISOString(),
+    updated_at: new Date(row.updatedAt).toISOString(),
+  };
+}
+
+function implOf(type: string): Connector {
+  const impl = connectorFor(type);
+  if (!impl) throw new ApiError("VALIDATION_FAILED", `unknown connector type '${type}'`);
+  return impl;
+}
+
+/** Validates `config` against the type's schema and splits off its secrets. */
+function splitConfig(impl: Connector, rawConfig: Record<string, unknown>) {
+  const parsed = impl.configSchema.safeParse(rawConfig);
+  if (!parsed.success) {
+    const issues = describeIssues(parsed.error).map((i) => ({ ...i, path: i.path ? `config.${i.path}` : "config" }));
+    throw new ApiError("VALIDATION_FAILED", `Invalid ${impl.type} config: ${issues[0]?.path}: ${issues[0]?.message}`, issues);
+  }
+  const secretNames = secretFieldNames(impl.configSchema);
+  const config: Record<string, unknown> = {};
+  const secrets: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed.data as Record<string, unknown>)) {
+    if (secretNames.includes(k)) secrets[k] = String(v ?? "");
+    else config[k] = v;
+  }
+  return { config, secrets };
+}
+
+export async function createConnector(env: Bindings, input: { name: string; type: string; config: Record<string, unknown> }) {
+  const impl = implOf(input.type);
+  const { config, secrets } = splitConfig(impl, input.config);
+  // Encrypt before touching D1: without a secret key nothing is stored.
+  const sealed = await encryptSecrets(env, input.name, secrets);
+  const now = Date.now();
+  const [row] = await drizzle(env.DB)
+    .insert(connectors)
+    .values({ name: input.name, type: input.type, config, secrets: sealed, createdAt: now, updatedAt: now })
+    .onConflictDoNothing({ target: connectors.name })
+    .returning();
+  if (!row) throw new ApiError("CONFLICT", `connector '${input.name}' already exists`);
+  return row;
+}
+
+export async function getConnector(db: D1Database, name: string): Promise<ConnectorRow> {
+  const row = await drizzle(db).select().from(connectors).where(eq(connectors.name, name)).get();
+  if (!row) throw new ApiError("CONNECTOR_NOT_FOUND", `connector '${name}' not found`);
+  return row;
+}
+
+export async function listConnectors(db: D1Database): Promise<ConnectorRow[]> {
+  return drizzle(db).select().from(connectors).orderBy(asc(connectors.name)).all();
+}
+
+/** Refuses (409) while features still name the connector. */
+export async function deleteConnector(db: D1Database, name: string): Promise<void> {
+  await getConnector(db, name);
+  const users = await db
+    .prepare("SELECT name FROM features WHERE json_extract(source, '$.connector') = ?1 ORDER BY name LIMIT 20")
+    .bind(name)
+    .all<{ name: string }>();
+  if (users.results.length > 0) {
+    throw new ApiError("CONFLICT", `connector '${name}' is used by features: ${users.results.map((r) => r.name).join(", ")}`, {
+      features: users.results.map((r) => r.name),
+    });
+  }
+  await drizzle(db).delete(connectors).where(eq(connectors.name, name));
+}
+
+/** The connector's implementation and its full config (secrets decrypted), for a test or a run. */
+export async function resolveConnector(env: Bindings, name: string): Promise<{ impl: Connector; config: Record<string, unknown> }> {
+  const row = await getConnector(env.DB, name);
+  const impl = implOf(row.type);
+  const secrets = row.secrets ? await decryptSecrets(env, row.name, row.secrets) : {};
+  return { impl, config: { ...row.config, ...secrets } };
+}
