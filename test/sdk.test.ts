@@ -1,0 +1,47 @@
+/** The TypeScript SDK (`fstore`) against the real Worker: the guide's calls, in TypeScript. */
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { FeatureStore, FStoreError } from "../src/sdk";
+import { PostgresConnector, PostgreSQLConnector } from "../src/sdk/connectors";
+import { ADMIN_KEY } from "./helpers";
+
+const workerFetch: typeof fetch = (input, init) => exports.default.fetch(new Request(input as string, init));
+const store = new FeatureStore({ url: "http://fstore.test/", apiKey: ADMIN_KEY, fetch: workerFetch });
+
+describe("FeatureStore SDK", () => {
+  it("registers a feature, sends values one by one and in a batch, and reads them back", async () => {
+    const feature = await store.createFeature({ name: "sdk_purchase_amount", entity_id: "customer", feature_group: "sdk_customers" });
+    expect(feature).toMatchObject({ id: "sdk_purchase_amount", feature_group: "sdk_customers" });
+
+    expect(await store.sendFeatureValue("sdk_purchase_amount", "customer_123", 99.99, "2024-02-20T22:39:38.123456")).toBe(true);
+    expect(await store.getLatestValue("sdk_purchase_amount", "customer_123")).toMatchObject({ value: 99.99, timestamp: "2024-02-20T22:39:38.123456Z" });
+
+    await store.sendBatchValues([
+      { feature_id: "sdk_purchase_amount", entity_id: "customer_1", value: 10, timestamp: "2024-02-21T00:00:00Z" },
+      { feature_id: "sdk_purchase_amount", entity_id: "customer_2", value: 20, timestamp: "2024-02-21T00:00:00Z" },
+    ]);
+    const online = await store.getOnlineFeatures({ features: ["sdk_purchase_amount"], entity_ids: ["customer_1", "customer_2"] });
+    expect(online.results.map((r) => r.values.sdk_purchase_amount)).toEqual([10, 20]);
+
+    const training = await store.getHistoricalFeatures({ features: ["sdk_purchase_amount"], entity_rows: [{ entity_id: "customer_123", timestamp: "2024-03-01T00:00:00Z" }] });
+    expect(training.rows[0]).toMatchObject({ entity_id: "customer_123", sdk_purchase_amount: 99.99 });
+  });
+
+  it("turns error answers into FStoreError with status, code and details", async () => {
+    const err = await store.sendFeatureValue("sdk_unknown_feature", "e", 1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FStoreError);
+    expect(err).toMatchObject({ status: 404, code: "FEATURE_NOT_FOUND" });
+    const unauthorized = new FeatureStore({ url: "http://fstore.test", apiKey: "fsk_wrong_key_value", fetch: workerFetch });
+    await expect(unauthorized.getFeature("sdk_purchase_amount")).rejects.toMatchObject({ status: 401, code: "UNAUTHORIZED" });
+  });
+
+  it("names a connector from its non-secret config, the same for both guide spellings", () => {
+    const config = { host: "localhost", port: 5432, database: "mydb", user: "user", password: "password" };
+    const a = new PostgreSQLConnector(config);
+    const b = new PostgresConnector({ ...config, password: "another" });
+    expect(a.name).toMatch(/^postgres_[0-9a-f]{8}$/);
+    expect(b.name).toBe(a.name);
+    expect(new PostgreSQLConnector({ ...config, database: "other" }).name).not.toBe(a.name);
+    expect(new PostgreSQLConnector(config, { name: "orders_db" }).name).toBe("orders_db");
+  });
+});
