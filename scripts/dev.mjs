@@ -40,6 +40,6 @@ function applyMigrations() {
 
 ensureDevVars();
 applyMigrations();
-const dev = spawn(wrangler, ["dev", "--port", port, ...process.argv.slice(2)], { cwd: root, stdio: "inherit" });
+const dev = spawn(wrangler, ["dev", "--port", port, "--test-scheduled", ...process.argv.slice(2)], { cwd: root, stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));
