@@ -15,6 +15,13 @@ export default defineConfig(async () => {
             TEST_PG_PROXY: inject("pgProxy"),
             TEST_SQL_DATABASE: inject("sqlDatabase"),
             TEST_BLACKHOLE_PORT: String(inject("blackholePort")),
+            // test/setup/lake-services.ts: s3rver and Azurite with the data-lake test files.
+            TEST_S3_ENDPOINT: inject("lakeS3Endpoint"),
+            TEST_AZURE_ENDPOINT: inject("lakeAzureEndpoint"),
+            TEST_AZURE_SAS: inject("lakeAzureSas"),
+            TEST_AZURE_WRITE_SAS: inject("lakeAzureWriteSas"),
+            // Small enough that the large test files take several invocations (test/lake-fixtures.ts).
+            FSTORE_LAKE_ROWS_PER_INVOCATION: "10000",
             TEST_MIGRATIONS: migrations,
             FSTORE_ADMIN_KEY: "test-admin-key-0123456789abcdef",
             FSTORE_SECRET_KEY: "test-secret-key-0123456789abcdef",
@@ -25,7 +32,8 @@ export default defineConfig(async () => {
     test: {
       setupFiles: ["./test/setup/apply-migrations.ts"],
       // Node side: pgproxy + seeded PostgreSQL and MariaDB for the connector tests.
-      globalSetup: ["./test/setup/sql-services.ts"],
+      // and s3rver + Azurite with the data-lake test files.
+      globalSetup: ["./test/setup/sql-services.ts", "./test/setup/lake-services.ts"],
       // A guard against hangs on a slow 2-core CI machine, not a performance assertion.
       testTimeout: 30_000,
     },

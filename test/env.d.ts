@@ -9,5 +9,14 @@ declare namespace Cloudflare {
     TEST_SQL_DATABASE: string;
     /** A local TCP port that accepts connections and never answers (timeout tests). */
     TEST_BLACKHOLE_PORT: string;
+    /** s3rver's endpoint, with bucket "lake" (test/setup/lake-services.ts). */
+    TEST_S3_ENDPOINT: string;
+    /** Azurite's Blob endpoint for devstoreaccount1, container "lake". */
+    TEST_AZURE_ENDPOINT: string;
+    /** Container SAS: read + list. */
+    TEST_AZURE_SAS: string;
+    /** Container SAS: read, add, create, write, delete, list. */
+    TEST_AZURE_WRITE_SAS: string;
+    FSTORE_LAKE_ROWS_PER_INVOCATION: string;
   }
 }
