@@ -164,3 +164,69 @@ export type Scope = "read" | "write" | "admin";
 export type FeatureRow = typeof features.$inferSelect;
 export type ValueType = FeatureRow["valueType"];
 export type SourceType = FeatureRow["sourceType"];
+
+/**
+ * Files a data-lake feature has ingested, by key, with the ETag of the version ingested: a run
+ * skips a file whose ETag is unchanged and picks up new or changed ones.
+ */
+export const lakeFiles = sqliteTable(
+  "lake_files",
+  {
+    featureId: integer("feature_id")
+      .notNull()
+      .references(() => features.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    etag: text("etag").notNull(),
+    size: integer("size").notNull(),
+    rows: integer("rows").notNull(),
+    runId: text("run_id"),
+    ingestedAt: integer("ingested_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.featureId, t.key] })],
+);
+
+/**
+ * State of a data-lake run across invocations: the files it matched and skipped, the next staging
+ * seq, and `busy_until`, which keeps two deliveries of its continuation message from running at once.
+ */
+export const lakeRuns = sqliteTable("lake_runs", {
+  runId: text("run_id")
+    .primaryKey()
+    .references(() => runs.id, { onDelete: "cascade" }),
+  filesMatched: integer("files_matched").notNull().default(0),
+  filesSkipped: integer("files_skipped").notNull().default(0),
+  nextSeq: integer("next_seq").notNull().default(0),
+  /** Greatest value timestamp committed so far (microseconds). */
+  maxTs: integer("max_ts"),
+  invocations: integer("invocations").notNull().default(0),
+  /** Milliseconds; an invocation works on the run until then. */
+  busyUntil: integer("busy_until").notNull().default(0),
+});
+
+/**
+ * Per-file results of a data-lake run, in the order the files are read, with the cursor of the
+ * file being read (a large file is read across several invocations).
+ */
+export const runFiles = sqliteTable(
+  "run_files",
+  {
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    key: text("key").notNull(),
+    etag: text("etag").notNull(),
+    size: integer("size").notNull(),
+    status: text("status", { enum: ["pending", "reading", "ingested", "failed"] }).notNull(),
+    rowsRead: integer("rows_read").notNull().default(0),
+    rowsWritten: integer("rows_written").notNull().default(0),
+    rowsUnchanged: integer("rows_unchanged").notNull().default(0),
+    cursorRow: integer("cursor_row").notNull().default(0),
+    cursorByte: integer("cursor_byte").notNull().default(0),
+    /** First run_values seq of this file's staged rows. */
+    stageFrom: integer("stage_from"),
+    error: text("error"),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.seq] })],
+);
