@@ -2,8 +2,10 @@
  * The one table from connector type to implementation. A new source is a folder beside this
  * file plus one line here; routes, storage and runs look connectors up by type and never switch on it.
  */
+import { adlsConnector } from "./adls";
 import { mysqlConnector } from "./mysql";
 import { postgres } from "./postgres";
+import { s3Connector } from "./s3";
 import type { Connector } from "./types";
 
 export const connectorTypes = {
@@ -13,6 +15,11 @@ export const connectorTypes = {
   mysql: mysqlConnector,
   /** MariaDB speaks the MySQL protocol. */
   mariadb: mysqlConnector,
+  /** The guide's `S3Connector`: AWS S3 and S3-compatible stores (R2, MinIO) through `endpoint`. */
+  s3: s3Connector,
+  /** The guide's `AzureDataLakeConnector` (SAS token credential). */
+  adls: adlsConnector,
+  azure_data_lake: adlsConnector,
 } satisfies Record<string, Connector>;
 
 export type ConnectorType = keyof typeof connectorTypes;

@@ -13,6 +13,8 @@ interface Header {
   delimiter: string;
   /** Byte offset of the first data row. */
   end: number;
+  /** The bytes read so far, positioned at the first data row (a small file is read in one request). */
+  window: ByteWindow;
 }
 
 async function readHeader(options: ReadOptions): Promise<Header> {
@@ -25,7 +27,8 @@ async function readHeader(options: ReadOptions): Promise<Header> {
   const parsed = Papa.parse<string[]>(decodeUtf8(window.buf.subarray(0, length), bom), { delimitersToGuess: [",", ";", "\t", "|"] });
   const columns = (parsed.data[0] ?? []).map((c) => c.trim());
   if (columns.length === 0 || columns.every((c) => c === "")) throw new FileError("the header row is empty");
-  return { columns, delimiter: parsed.meta.delimiter, end: bom + length };
+  window.consume(length);
+  return { columns, delimiter: parsed.meta.delimiter, end: bom + length, window };
 }
 
 export async function* readCsv(options: ReadOptions): AsyncGenerator<RowBatch> {
@@ -37,7 +40,7 @@ export async function* readCsv(options: ReadOptions): AsyncGenerator<RowBatch> {
   }
   const [ei, vi, ti] = [index(entity), index(value), index(timestamp)];
 
-  const window = new ByteWindow(options, options.cursor.byte > 0 ? options.cursor.byte : header.end);
+  const window = options.cursor.byte > 0 ? new ByteWindow(options, options.cursor.byte) : header.window;
   const scanner = csvScanner();
   let row = options.cursor.row;
   for (;;) {

@@ -1,5 +1,5 @@
 /**
- * The cron trigger (every minute): finds the SQL features that are due (their `update_frequency`
+ * The cron trigger (every minute): finds the SQL and data-lake features that are due (their `update_frequency`
  * or cron `schedule`, see materialize/schedule.ts) and not leased by a running run, takes each
  * one's lease with a queued run, and enqueues one `materialize` job per feature on the jobs queue.
  */
@@ -23,7 +23,7 @@ export async function runScheduled(controller: ScheduledController, env: Binding
   const { results } = await env.DB.prepare(
     `SELECT f.id, s.next_run_at, s.lease_until, s.feature_id AS has_schedule
        FROM features f LEFT JOIN feature_schedules s ON s.feature_id = f.id
-      WHERE f.source_type = 'sql'`,
+      WHERE f.source_type IN ('sql', 'file')`,
   ).all<DueRow>();
   const candidates = results.filter((r) => (r.lease_until === null || r.lease_until < now) && (r.has_schedule === null || (r.next_run_at ?? 0) <= now));
   if (candidates.length === 0) return;

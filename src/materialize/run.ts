@@ -21,6 +21,7 @@ import { resolveConnector } from "../registry/connectors";
 import { INLINE_REFRESH_LIMIT, refreshVectors } from "../storage/online-cache";
 import { formatTimestamp, nowMicros, parseDuration } from "../time";
 import { firstDue, nextDue, retryAt } from "./schedule";
+import { executeFileRun } from "../lake/run";
 
 export type Trigger = "schedule" | "manual";
 
@@ -356,5 +357,6 @@ export async function executeQueuedRun(env: Bindings, runId: string): Promise<Ru
   if (!row) return null;
   const feature = await drizzle(env.DB).select().from(features).where(eq(features.id, row.feature_id)).get();
   if (!feature) return null;
+  if (feature.sourceType === "file") return executeFileRun(env, feature, runId);
   return executeRun(env, feature, runId);
 }

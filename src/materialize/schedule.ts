@@ -9,16 +9,24 @@ import { Cron } from "croner";
 import type { FeatureRow } from "../db/schema";
 import { parseDuration } from "../time";
 
+/** The cron schedule: `schedule`, or `batch_config.schedule` as in the guide's S3 batch example. */
+function cronOf(feature: FeatureRow): string | null {
+  if (typeof feature.source.schedule === "string") return feature.source.schedule;
+  const batch = feature.source.batch_config as { schedule?: unknown } | undefined;
+  return typeof batch?.schedule === "string" ? batch.schedule : null;
+}
+
 export function isScheduled(feature: FeatureRow): boolean {
-  return typeof feature.source.update_frequency === "string" || typeof feature.source.schedule === "string";
+  return typeof feature.source.update_frequency === "string" || cronOf(feature) !== null;
 }
 
 /** The next regular due time (ms) after `fromMs`, or null for a feature with no schedule. */
 export function nextDue(feature: FeatureRow, fromMs: number): number | null {
   const every = typeof feature.source.update_frequency === "string" ? parseDuration(feature.source.update_frequency) : null;
   if (every !== null) return fromMs + every * 1000;
-  if (typeof feature.source.schedule === "string") {
-    const next = new Cron(feature.source.schedule, { timezone: "UTC", paused: true }).nextRun(new Date(fromMs));
+  const cron = cronOf(feature);
+  if (cron !== null) {
+    const next = new Cron(cron, { timezone: "UTC", paused: true }).nextRun(new Date(fromMs));
     return next ? next.getTime() : null;
   }
   return null;

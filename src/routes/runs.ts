@@ -9,6 +9,7 @@ import { requireScope } from "../auth";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { enqueueJobs } from "../jobs/messages";
+import { executeFileRun } from "../lake/run";
 import { executeRun, getRun, listRuns, startRun } from "../materialize/run";
 import { getFeature } from "../registry/features";
 import { authErrors, errors, jsonResponse } from "../schemas/common";
@@ -60,10 +61,15 @@ export const runRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
     }),
     async (c) => {
       const feature = await getFeature(c.env.DB, c.req.valid("param").id);
-      if (feature.sourceType !== "sql") throw new ApiError("BAD_REQUEST", `feature '${feature.name}' has no SQL query to materialize`);
+      if (feature.sourceType !== "sql" && feature.sourceType !== "file") {
+        throw new ApiError("BAD_REQUEST", `feature '${feature.name}' has no SQL query or file path to materialize`);
+      }
       const runId = await startRun(c.env.DB, feature, "manual");
       if (!runId) throw new ApiError("RUN_IN_PROGRESS", `a run of feature '${feature.name}' is already in progress`);
-      if (c.req.valid("query").wait === "true") return c.json(await executeRun(c.env, feature, runId), 200);
+      if (c.req.valid("query").wait === "true") {
+        const run = feature.sourceType === "file" ? await executeFileRun(c.env, feature, runId, { inline: true }) : await executeRun(c.env, feature, runId);
+        return c.json(run, 200);
+      }
       await enqueueJobs(c.env.JOBS, [{ type: "materialize", run_id: runId }]);
       return c.json(await getRun(c.env.DB, runId), 202);
     },

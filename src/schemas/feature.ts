@@ -37,8 +37,20 @@ const sourceFields = {
     .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, "must be a plain column name of the query's result")
     .optional()
     .openapi({ description: "Result column holding each row's timestamp: a run only pulls rows newer than the last run's watermark", example: "timestamp" }),
-  path: z.string().min(1).max(1024).optional().openapi({ example: "features/user_behavior/*.parquet" }),
-  format: z.enum(["parquet", "csv", "json", "ndjson", "orc"]).optional(),
+  path: z.string().min(1).max(1024).optional().openapi({ description: "Glob over the connector's keys (*, **, {a,b})", example: "features/user_behavior/*.parquet" }),
+  format: z
+    .enum(["parquet", "csv", "json", "ndjson", "orc"])
+    .refine((f) => f !== "orc", { message: "ORC is not supported yet (no ORC reader runs in Workers); convert the files to Parquet" })
+    .optional()
+    .openapi({ description: "Default: the path's extension" }),
+  entity_column: z.string().min(1).max(256).optional().openapi({ description: "File column holding the entity id (default entity_id)", example: "user_id" }),
+  value_column: z.string().min(1).max(256).optional().openapi({ description: "File column holding the value (default value)", example: "clicks" }),
+  timestamp_column: z
+    .string()
+    .min(1)
+    .max(256)
+    .optional()
+    .openapi({ description: "File column holding the timestamp (default timestamp; without one the run's time is used)", example: "event_time" }),
   batch_config: z.object({ path: z.string().min(1).max(1024), schedule: CronExpression.optional() }).strict().optional(),
   topic: z.string().min(1).max(256).optional(),
   value_field: z.string().min(1).max(256).optional(),
