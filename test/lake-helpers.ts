@@ -45,7 +45,7 @@ export interface RunFiles {
 
 /** Runs a feature now, in the request, and returns the finished run. */
 export const materialize = (feature: string) => callJson<Run>("POST", `/api/v1/features/${feature}/materialize?wait=true`, 200);
-export const runFiles = (runId: string) => callJson<RunFiles>("GET", `/api/v1/runs/${runId}/files`, 200);
+export const runFiles = (runId: string) => callJson<RunFiles>("GET", `/api/v1/runs/${runId}/files?limit=10000`, 200);
 
 export async function latest(feature: string, entity: string) {
   return callJson<{ value: unknown; timestamp: string }>("GET", `/api/v1/features/${feature}/values/${encodeURIComponent(entity)}`, 200);

@@ -205,8 +205,17 @@ async function plan(db: D1Database, feature: FeatureRow, runId: string, store: O
   await db.batch(statements);
 }
 
+/** Staged rows per promotion statement, so no single statement grows with the file. */
+const PROMOTE_CHUNK = 50_000;
+
 /** Statements that move staged rows [from, to) of the run into the feature's history and latest values. */
 function promoteStatements(db: D1Database, featureId: number, runId: string, from: number, to: number): D1PreparedStatement[] {
+  const out: D1PreparedStatement[] = [];
+  for (let lo = from; lo < to; lo += PROMOTE_CHUNK) out.push(...promoteChunk(db, featureId, runId, lo, Math.min(to, lo + PROMOTE_CHUNK)));
+  return out;
+}
+
+function promoteChunk(db: D1Database, featureId: number, runId: string, from: number, to: number): D1PreparedStatement[] {
   return [
     db
       .prepare(
@@ -313,7 +322,9 @@ async function readOneFile(env: Bindings, feature: FeatureRow, runId: string, st
 
   try {
     const object: ObjectInfo = { key: file.key, etag: file.etag, size: file.size };
-    const reader = readFileRows(source.format, { store, file: object, columns: source.columns, cursor, batchRows: BATCH_ROWS });
+    // Batches no larger than what is left of the budget, so an invocation stops close to it.
+    const batchRows = Math.max(1, Math.min(BATCH_ROWS, budget.rows));
+    const reader = readFileRows(source.format, { store, file: object, columns: source.columns, cursor, batchRows });
     for (;;) {
       if (pending.length >= BATCH_ROWS) await flush(false);
       if (spent(budget, pending.length)) {
@@ -324,12 +335,19 @@ async function readOneFile(env: Bindings, feature: FeatureRow, runId: string, st
       const next = await reader.next();
       if (next.done) break;
       const batch = next.value;
-      for (let i = 0; i < batch.rows.length; i++) {
-        const shaped = shapeFileRow(feature.valueType, batch.rows[i] as [unknown, unknown, unknown], batch.firstRow + i + 1, source.columns, runMicros);
+      let rows = batch.rows;
+      cursor = batch.next;
+      // A Parquet cursor is a row index, so a batch can be cut exactly at the budget.
+      const room = budget.rows - pending.length;
+      if (source.format === "parquet" && rows.length > room && room > 0) {
+        rows = rows.slice(0, room);
+        cursor = { row: batch.firstRow + room, byte: 0 };
+      }
+      for (let i = 0; i < rows.length; i++) {
+        const shaped = shapeFileRow(feature.valueType, rows[i] as [unknown, unknown, unknown], batch.firstRow + i + 1, source.columns, runMicros);
         if (maxTs === null || shaped.ts > maxTs) maxTs = shaped.ts;
         pending.push(shaped);
       }
-      cursor = batch.next;
     }
     await flush(true);
     done = true;
