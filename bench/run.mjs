@@ -9,9 +9,13 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { ingest } from "./ingest.mjs";
+import { lake } from "./lake.mjs";
 import { repoRoot, stopAll, wranglerVersion } from "./lib/wrangler.mjs";
 
-const BENCHMARKS = [{ name: "ingest", run: ingest }];
+const BENCHMARKS = [
+  { name: "ingest", run: ingest },
+  { name: "lake", run: lake },
+];
 
 const cpus = os.cpus();
 console.log(
