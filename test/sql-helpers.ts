@@ -88,6 +88,6 @@ export async function withMysqlAdmin<T>(fn: (c: mysql.Connection) => Promise<T>)
   try {
     return await fn(c);
   } finally {
-    c.destroy();
+    await c.end().catch(() => c.destroy());
   }
 }

@@ -66,6 +66,12 @@ function open(config: MysqlConfig): Promise<Connection> {
   });
 }
 
+/** Says goodbye (COM_QUIT) so the server and the Workers socket both let go, then makes sure. */
+async function close(conn: Connection): Promise<void> {
+  await Promise.race([new Promise<void>((resolve) => conn.end(() => resolve())), new Promise((r) => setTimeout(r, 1000))]);
+  conn.destroy();
+}
+
 function run(conn: Connection, sql: string, values: unknown[] = []): Promise<unknown[]> {
   return new Promise((resolve, reject) => {
     conn.execute({ sql, values }, (err, rows) => (err ? reject(err) : resolve(rows as unknown[])));
@@ -80,7 +86,7 @@ async function test(config: MysqlConfig): Promise<TestResult> {
       const rows = (await run(conn, "SELECT VERSION() AS v")) as { v: string }[];
       return { ok: true, message: "connected", server: String(rows[0]?.v ?? ""), latency_ms: Date.now() - started };
     } finally {
-      conn.destroy();
+      await close(conn);
     }
   } catch (err) {
     const e = toSourceError(err, "unknown", [config.password]);
@@ -136,6 +142,16 @@ async function* pull(config: MysqlConfig, query: string, options: PullOptions): 
       done = true;
       notify();
     });
+    // A streaming command has no callback, so mysql2 reports a dropped connection on the
+    // connection itself ('error'), and the socket's end as 'end'.
+    conn.on("error", (err: unknown) => {
+      failure ??= err;
+      notify();
+    });
+    conn.on("end", () => {
+      if (!done) failure ??= new SourceError("connection_lost", "the connection to the source was lost mid-run: the server closed the connection");
+      notify();
+    });
 
     let yielded = false;
     for (;;) {
@@ -155,7 +171,7 @@ async function* pull(config: MysqlConfig, query: string, options: PullOptions): 
     }
     await run(conn, "COMMIT").catch(() => {});
   } finally {
-    conn.destroy();
+    await close(conn);
   }
 }
 
