@@ -43,8 +43,8 @@ const DEFAULT_ROWS_PER_INVOCATION = 250_000;
 export const FILES_PER_INVOCATION = 200;
 /** Wall time after which an invocation stops at the next batch boundary. */
 const INVOCATION_MS = 60_000;
-/** Another delivery may take over a run whose invocation went silent this long ago. */
-const BUSY_MS = 5 * 60_000;
+/** Another delivery may take over a run whose invocation went silent this long ago (it died). */
+const BUSY_MS = 2 * INVOCATION_MS;
 /** Rows per reader batch, and rows staged per D1 batch. */
 const BATCH_ROWS = 5000;
 const STAGE_CHUNK_ROWS = 1000;
@@ -446,7 +446,13 @@ export async function executeFileRun(env: Bindings, feature: FeatureRow, runId: 
   const rowsPerInvocation = Number((env as Bindings & LakeSettings).FSTORE_LAKE_ROWS_PER_INVOCATION) || DEFAULT_ROWS_PER_INVOCATION;
   for (;;) {
     const now = Date.now();
-    if (!(await claim(db, feature, runId, now))) return getRun(db, runId);
+    if (!(await claim(db, feature, runId, now))) {
+      const run = await getRun(db, runId);
+      // Still running elsewhere, or its invocation died: the queue retries this message later
+      // (with backoff), by which time the run is free again or finished.
+      if (run.status === "running" && !inline) throw new Error(`run ${runId} is busy in another invocation`);
+      return run;
+    }
     const started = (await db.prepare("SELECT started_at FROM runs WHERE id = ?1").bind(runId).first<{ started_at: number }>())?.started_at ?? now;
     const schedule = (await db.prepare("SELECT failures, watermark FROM feature_schedules WHERE feature_id = ?1").bind(feature.id).first<ScheduleRow>()) as ScheduleRow;
     const state = (await db
