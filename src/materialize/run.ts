@@ -244,8 +244,9 @@ export async function executeRun(env: Bindings, feature: FeatureRow, runId: stri
     await failRun(db, feature, runId, schedule.failures + 1, rowsRead, describeError(err));
     return getRun(db, runId);
   }
+  const record = await getRun(db, runId);
   await refreshRun(env, feature, runId);
-  return getRun(db, runId);
+  return record;
 }
 
 function leaseLost(err: unknown): boolean {
