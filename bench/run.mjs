@@ -9,12 +9,14 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { ingest } from "./ingest.mjs";
+import { materialize } from "./materialize.mjs";
 import { lake } from "./lake.mjs";
 import { repoRoot, stopAll, wranglerVersion } from "./lib/wrangler.mjs";
 
 const BENCHMARKS = [
   { name: "ingest", run: ingest },
   { name: "lake", run: lake },
+  { name: "materialize", run: materialize },
 ];
 
 const cpus = os.cpus();

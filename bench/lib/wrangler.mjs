@@ -173,6 +173,39 @@ export async function startWranglerDev({ config, script, port, persistTo, envFil
 }
 
 /**
+ * Starts `node <script> ...args` (a helper service) in its own process group, output to
+ * `logFile`, tracked like wrangler dev so stopAll() and signals stop it too. Returns
+ * { url, pid, exited, stop() } for a server that will listen on 127.0.0.1:`port`.
+ */
+export function startNodeService({ script, args = [], port, env = {}, logFile }) {
+  const log = createWriteStream(logFile, { flags: "a" });
+  log.write(`$ node ${[script, ...args].join(" ")}\n`);
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: path.dirname(script),
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  running.add(child.pid);
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  const handle = {
+    url: `http://${HOST}:${port}`,
+    pid: child.pid,
+    exited: false,
+    async stop() {
+      const clean = await stopGroup(child.pid);
+      await new Promise((resolve) => log.end(resolve));
+      return clean;
+    },
+  };
+  child.on("exit", () => {
+    handle.exited = true;
+  });
+  return handle;
+}
+
+/**
  * Polls `url` until it answers `expectStatus`; gives up after `timeoutMs` or as soon as the server
  * process has exited.
  */

@@ -1,0 +1,556 @@
+/**
+ * Online-serving benchmark with Feast's benchmark workload: 25 feature groups × 10 float features
+ * (bench/online-workload.mjs), requests of 50 features (5 groups × 10) for 1 and for 100 entities.
+ * Same load generator (autocannon, in this process: fixed connections and duration, after a
+ * warm-up on one connection) against, one after the other:
+ *   - FStore under `wrangler dev` (a bundle of src/ taken at start), `POST /api/v1/online-features`
+ *     with a read-scoped key, and its Feast-compatible `POST /get-online-features` (both read one
+ *     KV key per (group, entity): 5 per 1×50 request, 500 per 100×50 request);
+ *   - a bare Worker under `wrangler dev` (bundled at start too) answering a fixed JSON body of the
+ *     same size and shape (bench/bare-json-worker);
+ *   - a Hono-on-Node service in a child process reading the same vectors from the local Redis with
+ *     one pipelined HGETALL per (group, entity) (bench/redis-node-service).
+ *
+ * FStore is seeded through its API (features registered, values pushed in batches of 10,000);
+ * large batches refresh the KV online cache through the jobs queue, so the benchmark waits until
+ * wrangler has logged the acknowledgement of every refresh job before it measures. Every target's
+ * answer is checked against the expected vectors (all PRESENT) before and after it is measured;
+ * any non-200 answer, error or timeout under load fails the benchmark (after the tables print).
+ * Latencies are each response's own time as autocannon measures it (sub-millisecond resolution;
+ * autocannon's histogram keeps whole milliseconds only), percentiles by nearest rank.
+ *
+ * Requests are started for the window's length only; those still in flight when it closes are
+ * waited for and counted (like k6's gracefulStop), so a target that needs longer than the window
+ * for one request is measured, not cut off, and leaves no backlog behind for the next target.
+ *
+ * Environment: BENCH_ONLINE_CONNECTIONS (default 10), BENCH_ONLINE_SECONDS (measured seconds per
+ * target and scenario, default 10), BENCH_ONLINE_WARMUP (seconds, default 2), BENCH_ONLINE_ENTITIES
+ * (entities seeded, default 500 — seeding FStore takes most of the time: 1000 doubles it),
+ * REDIS_URL (default redis://127.0.0.1:6379; must be local).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { isDeepStrictEqual, stripVTControlCharacters } from "node:util";
+import autocannon from "autocannon";
+import { Redis } from "ioredis";
+import {
+  bundleWorker,
+  freePort,
+  repoRoot,
+  runWrangler,
+  startNodeService,
+  startWranglerDev,
+  tail,
+  waitForHttp,
+} from "./lib/wrangler.mjs";
+import * as W from "./online-workload.mjs";
+
+const REQUEST_TIMEOUT_MS = 120_000;
+/** A check right after a load phase may first wait for the server's backlog. */
+const VERIFY_TIMEOUT_MS = 240_000;
+/** How long requests still in flight when a load window closes are waited for. */
+const GRACE_S = 120;
+/** Values per `POST /api/v1/features/batch` while seeding (FStore's maximum). */
+const SEED_BATCH = 10_000;
+/** Distinct request bodies per scenario, cycled through by every connection. */
+const BODY_POOL = 64;
+const SCENARIOS = [1, 100];
+
+function intFromEnv(name, fallback, min, max) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
+  return n;
+}
+
+const fmt = (n, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmtMs = (ms) => (Number.isFinite(ms) ? fmt(ms, ms < 100 ? 2 : 1) : "-");
+const seconds = (t0) => ((performance.now() - t0) / 1000).toFixed(1);
+
+/** 1-minute load average of the machine (shared with whatever else runs on it). */
+const loadAverage = () => os.loadavg()[0].toFixed(2);
+
+/** Nearest-rank percentile of an ascending array. */
+function percentile(sorted, p) {
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+async function call(url, { method = "POST", body, headers = {}, expect = 200, timeoutMs = REQUEST_TIMEOUT_MS } = {}) {
+  const res = await fetch(url, {
+    method,
+    headers: { "content-type": "application/json", ...headers },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  if (res.status !== expect) throw new Error(`${method} ${url} answered ${res.status} (expected ${expect}): ${text.slice(0, 500)}`);
+  return text;
+}
+
+/** Noise of an offline machine: wrangler cannot fetch Request.cf, cron triggers are not run locally. */
+const BENIGN = [/Request\.cf/, /workers\.cloudflare\.com/, /Scheduled Workers are not automatically triggered/];
+
+/** Errors, warnings and reloads a server printed, for the report. */
+function logProblems(logFile) {
+  let text;
+  try {
+    text = readFileSync(logFile, "utf8");
+  } catch {
+    return [];
+  }
+  return stripVTControlCharacters(text)
+    .split("\n")
+    .filter((l) => /error|✘|\bwarn|▲|uncaught|exception|reloading/i.test(l) && !BENIGN.some((re) => re.test(l)));
+}
+
+/** Starts a Worker under wrangler dev with fresh local state (D1 migrated when it has D1). */
+async function startWorker({ name, config, dir, envFile, snapshot, migrate }) {
+  const persistTo = path.join(dir, `${name}-state`);
+  const logFile = path.join(dir, `${name}.log`);
+  mkdirSync(persistTo, { recursive: true });
+  const script = snapshot ? await bundleWorker({ config, outdir: path.join(dir, `${name}-bundle`), logFile }) : undefined;
+  if (migrate) await runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo, "--config", config], { logFile });
+  const server = await startWranglerDev({ config, script, port: await freePort(), persistTo, envFile, logFile });
+  server.logFile = logFile;
+  server.name = name;
+  await waitForHttp(server, "/health", { logFile });
+  return server;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeding
+
+/** Every value, group by group, entity by entity, as FStore batch items. */
+function* seedItems(entities) {
+  for (let g = 0; g < W.GROUPS; g++) {
+    for (let e = 0; e < entities; e++) {
+      const timestamp = new Date(W.eventTimeMs(g, e)).toISOString();
+      for (let f = 0; f < W.FEATURES_PER_GROUP; f++) {
+        yield { feature_id: W.featureName(g, f), entity_id: W.entityId(e), value: W.featureValue(g, f, e), timestamp };
+      }
+    }
+  }
+}
+
+/** `QUEUE fstore-jobs <acked>/<batch>` lines wrangler logged so far: { batches, acked, failed }. */
+function queueProgress(logFile) {
+  let text;
+  try {
+    text = stripVTControlCharacters(readFileSync(logFile, "utf8"));
+  } catch {
+    return { batches: 0, acked: 0, failed: 0 };
+  }
+  let batches = 0;
+  let acked = 0;
+  let failed = 0;
+  for (const m of text.matchAll(/QUEUE fstore-jobs (\d+)\/(\d+)/g)) {
+    batches++;
+    acked += Number(m[1]);
+    failed += Number(m[2]) - Number(m[1]);
+  }
+  return { batches, acked, failed };
+}
+
+/**
+ * Registers the 250 features, pushes every value, and waits (bounded) until wrangler has logged
+ * the acknowledgement of every KV refresh job the pushes queued. Returns what it saw.
+ */
+async function seedFStore(fstore, adminKey, entities) {
+  const auth = { authorization: `Bearer ${adminKey}` };
+  const t0 = performance.now();
+  const defs = [];
+  for (let g = 0; g < W.GROUPS; g++) {
+    for (let f = 0; f < W.FEATURES_PER_GROUP; f++) {
+      defs.push({ name: W.featureName(g, f), entity_id: W.ENTITY, feature_group: W.groupName(g), value_type: "float" });
+    }
+  }
+  for (let i = 0; i < defs.length; i += 10) {
+    await Promise.all(defs.slice(i, i + 10).map((def) => call(`${fstore.url}/api/v1/features`, { body: def, headers: auth, expect: 201 })));
+  }
+  const registeredS = seconds(t0);
+
+  // FStore hands the KV refresh of a batch touching more than 200 (group, entity) vectors to the
+  // jobs queue, 200 vectors per job (src/storage/online-cache.ts); count the jobs to wait for.
+  const t1 = performance.now();
+  const batchMs = [];
+  let expectedJobs = 0;
+  let batch = [];
+  const push = async () => {
+    const touched = new Set(batch.map((i) => `${i.feature_id.split("_")[0]}:${i.entity_id}`)).size;
+    if (touched > 200) expectedJobs += Math.ceil(touched / 200);
+    const b0 = performance.now();
+    const text = await call(`${fstore.url}/api/v1/features/batch`, { body: batch, headers: auth });
+    batchMs.push(performance.now() - b0);
+    if (JSON.parse(text).written !== batch.length) throw new Error(`batch answered ${text.slice(0, 300)} for ${batch.length} items`);
+    batch = [];
+  };
+  let values = 0;
+  for (const item of seedItems(entities)) {
+    batch.push(item);
+    values++;
+    if (batch.length === SEED_BATCH) await push();
+  }
+  if (batch.length > 0) await push();
+  const pushedS = seconds(t1);
+
+  // Wait for the queue: done when every expected job is acked, or (if FStore's split changed)
+  // when the consumer has been quiet for 10 s. Bounded.
+  const t2 = performance.now();
+  const deadline = Date.now() + 240_000;
+  let last = queueProgress(fstore.logFile);
+  let quietSince = Date.now();
+  for (;;) {
+    const now = queueProgress(fstore.logFile);
+    if (now.batches !== last.batches) quietSince = Date.now();
+    last = now;
+    if (now.acked >= expectedJobs) break;
+    if (Date.now() - quietSince > 10_000 && now.batches > 0) break;
+    if (Date.now() > deadline) throw new Error(`KV refresh queue not drained after 240 s: ${now.acked} of ${expectedJobs} jobs acked`);
+    if (fstore.exited) throw new Error(`FStore's wrangler dev exited while seeding:\n${tail(fstore.logFile)}`);
+    await sleep(250);
+  }
+  return { values, registeredS, pushedS, batchMs, drainS: seconds(t2), expectedJobs, queue: last };
+}
+
+/** The same vectors as Redis hashes `<prefix>vec:<group>:<entity>`, plus `<prefix>catalog`. */
+async function seedRedis(redis, prefix, entities) {
+  const catalog = {};
+  for (let g = 0; g < W.GROUPS; g++) for (let f = 0; f < W.FEATURES_PER_GROUP; f++) catalog[W.featureName(g, f)] = W.groupName(g);
+  await redis.hset(`${prefix}catalog`, catalog);
+  let pipeline = redis.pipeline();
+  let queued = 0;
+  for (let g = 0; g < W.GROUPS; g++) {
+    for (let e = 0; e < entities; e++) {
+      // As Feast's Redis online store keeps them: one field per feature, one event time per vector.
+      const fields = { _ts: String(W.eventTimeMs(g, e)) };
+      for (let f = 0; f < W.FEATURES_PER_GROUP; f++) fields[W.featureName(g, f)] = JSON.stringify(W.featureValue(g, f, e));
+      pipeline.hset(`${prefix}vec:${W.groupName(g)}:${W.entityId(e)}`, fields);
+      if (++queued === 1000) {
+        await execAll(pipeline);
+        pipeline = redis.pipeline();
+        queued = 0;
+      }
+    }
+  }
+  if (queued > 0) await execAll(pipeline);
+}
+
+async function execAll(pipeline) {
+  for (const [err] of await pipeline.exec()) if (err) throw err;
+}
+
+/** Deletes every key under `prefix` (only this run's keys). */
+async function cleanRedis(redis, prefix) {
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== "0");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests and load
+
+/** Entity indexes of the k-th body of a scenario: spread over all seeded entities. */
+function idsFor(k, n, entities) {
+  const start = Math.floor((k * (entities - n)) / Math.max(1, BODY_POOL - 1));
+  return Array.from({ length: n }, (_, i) => start + i);
+}
+
+const onlineBody = (ids) => JSON.stringify({ features: W.REQUEST_FEATURES.map((x) => x.name), entity_ids: ids.map(W.entityId) });
+const feastBody = (ids) => JSON.stringify({ features: W.REQUEST_FEATURES.map((x) => `${x.group}:${x.name}`), entities: { [W.ENTITY]: ids.map(W.entityId) } });
+
+/**
+ * One target of one scenario: how to reach it, the bodies to cycle through, and how to check an
+ * answer (`expected(ids)` is the exact parsed body it must return).
+ */
+function targets({ fstore, bare, redisService, readKey, serviceToken, n, entities }) {
+  const pool = Array.from({ length: BODY_POOL }, (_, k) => idsFor(k, n, entities));
+  const fixed = Array.from({ length: n }, (_, i) => i);
+  return [
+    { label: "FStore /api/v1/online-features", key: "fstore", url: fstore.url, path: "/api/v1/online-features", auth: readKey, pool, body: onlineBody, expected: W.onlineResponse },
+    { label: "FStore /get-online-features (Feast)", key: "feast", url: fstore.url, path: "/get-online-features", auth: readKey, pool, body: feastBody, expected: W.feastResponse },
+    // The bare Worker's body is fixed (entities e0..e{n-1}); it gets the same request bodies.
+    { label: "bare Worker, fixed JSON", key: "bare", url: bare.url, path: `/online-features?entities=${n}`, pool, body: onlineBody, expected: () => W.onlineResponse(fixed) },
+    { label: "Hono on Node + Redis HGETALL", key: "redis", url: redisService.url, path: "/online-features", auth: serviceToken, pool, body: onlineBody, expected: W.onlineResponse },
+  ];
+}
+
+/**
+ * Checks the answers to the first and last body of the pool, one after the other; throws on any
+ * difference. Right after a load phase the first call also waits out whatever the server still has
+ * in flight (requests autocannon abandoned when its time was up). Returns both calls' times in ms.
+ */
+async function verify(t, when) {
+  const times = [];
+  for (const ids of [t.pool[0], t.pool.at(-1)]) {
+    const t0 = performance.now();
+    const text = await call(`${t.url}${t.path}`, {
+      body: t.body(ids),
+      headers: t.auth ? { authorization: `Bearer ${t.auth}` } : {},
+      timeoutMs: VERIFY_TIMEOUT_MS,
+    });
+    times.push(performance.now() - t0);
+    const got = JSON.parse(text);
+    const want = t.expected(ids);
+    if (!isDeepStrictEqual(got, want)) {
+      const statuses = JSON.stringify(got).match(/NOT_FOUND|OUTSIDE_MAX_AGE|NULL_VALUE/g) ?? [];
+      throw new Error(
+        `${t.label} ${when}: answer differs from the seeded vectors (${statuses.length} non-PRESENT statuses` +
+          `${statuses.length ? `, e.g. ${statuses[0]}` : ""}); got ${text.slice(0, 400)} ...`,
+      );
+    }
+  }
+  return times;
+}
+
+/**
+ * Closed-loop load with autocannon: `connections` connections issue requests back to back for
+ * `durationS`; then no new request is started, and those still in flight are waited for (at most
+ * GRACE_S) and counted, like k6's gracefulStop — so a target slower than the window is measured
+ * rather than cut off. req/s = answers / time from start to the last answer.
+ */
+function load(t, { connections, durationS }) {
+  const latencies = [];
+  const clients = [];
+  let bytes = 0;
+  let lastAnswer = 0;
+  let afterWindow = 0;
+  let windowClosed = false;
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const closeWindow = setTimeout(() => {
+      windowClosed = true;
+      // A client stops once it has as many answers as requests made: its request in flight is its last.
+      for (const client of clients) client.responseMax = Math.max(1, client.reqsMade);
+    }, durationS * 1000);
+    const instance = autocannon(
+      {
+        url: `${t.url}${t.path}`,
+        connections,
+        duration: durationS + GRACE_S,
+        timeout: GRACE_S,
+        setupClient: (client) => clients.push(client),
+        requests: t.pool.map((ids) => ({
+          method: "POST",
+          headers: { "content-type": "application/json", ...(t.auth ? { authorization: `Bearer ${t.auth}` } : {}) },
+          body: t.body(ids),
+        })),
+      },
+      (err, result) => {
+        clearTimeout(closeWindow);
+        if (err) return reject(err);
+        latencies.sort((a, b) => a - b);
+        const ok = result["2xx"];
+        const spanS = (lastAnswer - t0) / 1000;
+        resolve({
+          requests: latencies.length,
+          afterWindow,
+          // Still unanswered when GRACE_S ran out too.
+          cutOff: Math.max(0, result.requests.sent - latencies.length - result.errors - result.timeouts),
+          ok,
+          failed: result.non2xx + result.errors + result.timeouts,
+          statusCodes: result.statusCodeStats,
+          errors: result.errors,
+          timeouts: result.timeouts,
+          spanS,
+          rps: ok / spanS,
+          p50: latencies.length ? percentile(latencies, 50) : NaN,
+          p99: latencies.length ? percentile(latencies, 99) : NaN,
+          max: latencies.length ? latencies.at(-1) : NaN,
+          bytesPerResponse: bytes / Math.max(1, latencies.length),
+        });
+      },
+    );
+    instance.on("response", (_client, _status, resBytes, responseTime) => {
+      latencies.push(responseTime);
+      bytes += resBytes;
+      lastAnswer = performance.now();
+      if (windowClosed) afterWindow++;
+    });
+  });
+}
+
+function printScenario(n, rows, opts, loadBefore) {
+  console.log(
+    `\nonline ${n}×50 (${n} entit${n === 1 ? "y" : "ies"} × 50 features from 5 groups): ${opts.connections} connections, ` +
+      `${opts.durationS} s per target after a ${opts.warmupS} s warm-up on 1 connection; load average before ${loadBefore}, after ${loadAverage()}`,
+  );
+  const header = ["target", "req/s", "p50 ms", "p99 ms", "max ms", "answers", "late", "span s", "lone ms", "bytes/resp"];
+  const lines = rows.map((r) => [
+    r.label,
+    fmt(r.rps, r.rps < 10 ? 1 : 0),
+    fmtMs(r.p50),
+    fmtMs(r.p99),
+    fmtMs(r.max),
+    fmt(r.requests),
+    fmt(r.afterWindow),
+    fmt(r.spanS, 1),
+    fmtMs(r.loneMs),
+    fmt(r.bytesPerResponse),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  console.log(line(header));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const l of lines) console.log(line(l));
+  console.log(
+    `(requests are started for ${opts.durationS} s; late: answers to requests still in flight then, waited for and counted; ` +
+      "span s: start to last answer, req/s = answers / span; lone ms: one request on its own, after the warm-up)",
+  );
+  for (const r of rows) {
+    if (r.requests < 10 * opts.connections) {
+      console.log(`note: ${r.label} answered only ${r.requests} requests; its percentiles rest on few samples`);
+    }
+    if (r.backlogMs > 1000) console.log(`note: ${r.label} took ${fmt(r.backlogMs / 1000, 1)} s to answer a check request right after the run`);
+  }
+  const by = Object.fromEntries(rows.map((r) => [r.key, r]));
+  const x = (v) => (!Number.isFinite(v) ? "n/a" : v >= 10 ? `${v.toFixed(1)}x` : v >= 0.1 ? `${v.toFixed(2)}x` : `${v.toPrecision(2)}x`);
+  for (const [key, label] of [["fstore", "FStore"], ["feast", "FStore Feast endpoint"]]) {
+    const r = by[key];
+    console.log(
+      `${label}: p50 ${x(r.p50 / by.bare.p50)} the bare Worker's, ${x(r.p50 / by.redis.p50)} Hono+Redis's; ` +
+        `req/s ${x(r.rps / by.bare.rps)} the bare Worker's, ${x(r.rps / by.redis.rps)} Hono+Redis's`,
+    );
+  }
+}
+
+/**
+ * The online benchmark. `ctx.dir` is a fresh directory for this run's state and logs.
+ * Returns the measured rows per scenario; throws when anything failed.
+ */
+export async function online(ctx) {
+  const opts = {
+    connections: intFromEnv("BENCH_ONLINE_CONNECTIONS", 10, 1, 256),
+    durationS: intFromEnv("BENCH_ONLINE_SECONDS", 10, 1, 60),
+    warmupS: intFromEnv("BENCH_ONLINE_WARMUP", 2, 1, 30),
+  };
+  const entities = intFromEnv("BENCH_ONLINE_ENTITIES", 500, 100, 10_000);
+  const redisUrl = process.env.REDIS_URL || "redis://127.0.0.1:6379";
+  const redisHost = new URL(redisUrl).hostname;
+  if (!["127.0.0.1", "localhost", "[::1]"].includes(redisHost)) throw new Error(`REDIS_URL must point at this machine, got ${redisHost}`);
+  const dir = ctx.dir;
+  mkdirSync(dir, { recursive: true });
+
+  const adminKey = `bench_${randomBytes(24).toString("hex")}`;
+  const envFile = path.join(dir, "fstore.env");
+  writeFileSync(envFile, `FSTORE_ADMIN_KEY=${adminKey}\n`, { mode: 0o600 });
+  const serviceToken = randomBytes(24).toString("hex");
+  const prefix = `fstore-bench:${process.pid}-${randomBytes(4).toString("hex")}:`;
+
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const servers = [];
+  const failures = [];
+  const results = {};
+  try {
+    await redis.connect();
+    const redisInfo = await redis.info("server");
+    const redisVersion = /redis_version:(\S+)/.exec(redisInfo)?.[1] ?? "?";
+
+    // FStore (bundled from src/ now), the bare Worker and the Redis service start side by side.
+    console.log(`online: starting FStore and the bare Worker under wrangler dev, seeding Redis (${entities} entities) ...`);
+    const t0 = performance.now();
+    const fstoreP = startWorker({ name: "fstore", config: path.join(repoRoot, "wrangler.toml"), dir, envFile, snapshot: true, migrate: true });
+    const bareP = startWorker({ name: "bare", config: path.join(repoRoot, "bench", "bare-json-worker", "wrangler.toml"), dir, snapshot: true });
+    const redisP = (async () => {
+      await seedRedis(redis, prefix, entities);
+      const logFile = path.join(dir, "redis-service.log");
+      const service = startNodeService({
+        script: path.join(repoRoot, "bench", "redis-node-service", "server.mjs"),
+        port: await freePort(),
+        env: { REDIS_URL: redisUrl, KEY_PREFIX: prefix, BENCH_TOKEN: serviceToken },
+        logFile,
+      });
+      service.logFile = logFile;
+      service.name = "redis-service";
+      servers.push(service);
+      await waitForHttp(service, "/health", { logFile });
+      return service;
+    })();
+    const settled = await Promise.allSettled([fstoreP, bareP, redisP]);
+    for (const s of settled) if (s.status === "fulfilled" && !servers.includes(s.value)) servers.push(s.value);
+    const failedStart = settled.find((s) => s.status === "rejected");
+    if (failedStart) throw failedStart.reason;
+    const [fstore, bare, redisService] = settled.map((s) => s.value);
+    console.log(`online: all three up in ${seconds(t0)} s; seeding FStore ...`);
+
+    const seed = await seedFStore(fstore, adminKey, entities);
+    const bm = [...seed.batchMs].sort((a, b) => a - b);
+    console.log(
+      `online: FStore seeded: 250 features registered in ${seed.registeredS} s; ${fmt(seed.values)} values in ${seed.batchMs.length} batches ` +
+        `in ${seed.pushedS} s (batch p50 ${fmt(percentile(bm, 50))} ms, max ${fmt(bm.at(-1))} ms); KV refresh queue: ` +
+        `${seed.queue.acked} of ${seed.expectedJobs} jobs acked in ${seed.queue.batches} consumer batches, ${seed.queue.failed} retried, ` +
+        `waited ${seed.drainS} s after the last batch`,
+    );
+    if (seed.queue.acked !== seed.expectedJobs || seed.queue.failed > 0) {
+      console.log(`online: note: the queue did not ack exactly the ${seed.expectedJobs} refresh jobs expected (see ${path.relative(repoRoot, fstore.logFile)})`);
+    }
+
+    // Serving goes through a read-scoped key, as a model server would use.
+    const created = JSON.parse(
+      await call(`${fstore.url}/api/v1/keys`, { body: { name: "bench-reader", scopes: ["read"] }, headers: { authorization: `Bearer ${adminKey}` }, expect: 201 }),
+    );
+    const readKey = created.key;
+
+    console.log(
+      `online: load generator autocannon ${JSON.parse(readFileSync(path.join(repoRoot, "node_modules", "autocannon", "package.json"), "utf8")).version} ` +
+        `in the benchmark process; FStore and the bare Worker each in their own wrangler dev + workerd; Hono+Redis in a child node process ` +
+        `(@hono/node-server, ioredis, redis-server ${redisVersion} on ${redisHost}); ${os.cpus().length} CPUs shared by all of them`,
+    );
+
+    for (const n of SCENARIOS) {
+      const loadBefore = loadAverage();
+      const rows = [];
+      for (const t of targets({ fstore, bare, redisService, readKey, serviceToken, n, entities })) {
+        await verify(t, "before the warm-up");
+        // One connection, so the warm-up leaves (almost) no backlog behind for the measured run.
+        const warm = await load(t, { connections: 1, durationS: opts.warmupS });
+        const [, loneMs] = await verify(t, "after the warm-up");
+        const r = await load(t, { connections: opts.connections, durationS: opts.durationS });
+        const [backlogMs] = await verify(t, "after the measured run");
+        for (const [phase, x] of [["warm-up", warm], ["measured run", r]]) {
+          if (x.failed > 0 || x.ok !== x.requests || x.cutOff > 0) {
+            failures.push(
+              `${t.label} ${n}×50 ${phase}: ${x.failed} failed of ${x.requests} answers, ${x.cutOff} unanswered after ${GRACE_S} s ` +
+                `(status codes ${JSON.stringify(x.statusCodes)}, errors ${x.errors}, timeouts ${x.timeouts})`,
+            );
+          }
+        }
+        rows.push({ label: t.label, key: t.key, ...r, loneMs, backlogMs });
+      }
+      printScenario(n, rows, opts, loadBefore);
+      results[n] = rows;
+    }
+  } catch (err) {
+    let message = err?.stack ?? String(err);
+    for (const s of servers) message += `\n--- end of ${s.logFile} ---\n${tail(s.logFile, 20)}`;
+    throw new Error(message, { cause: err });
+  } finally {
+    for (const s of servers) {
+      const clean = await s.stop();
+      if (!clean) console.error(`warning: processes of ${s.name} (group ${s.pid}) survived SIGKILL`);
+    }
+    try {
+      if (redis.status === "ready") await cleanRedis(redis, prefix);
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  for (const s of servers) {
+    const problems = logProblems(s.logFile);
+    if (problems.length > 0) {
+      console.log(`\n${s.name}: printed ${problems.length} error/warning line(s), first ones:`);
+      for (const l of problems.slice(0, 5)) console.log(`  ${l.slice(0, 300)}`);
+    }
+  }
+  if (failures.length > 0) throw new Error(`failed requests under load:\n  ${failures.join("\n  ")}`);
+  return results;
+}
