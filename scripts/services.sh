@@ -40,7 +40,12 @@ if ! grep -q '^host all fstore_reader 127.0.0.1/32 scram-sha-256' "$PG_HBA"; the
   hba_changed=1
 fi
 if ! grep -Eq '^host\s+all\s+all\s+127\.0\.0\.1/32\s+trust' "$PG_HBA"; then
-  echo 'host all all 127.0.0.1/32 trust' | $SUDO tee -a "$PG_HBA" >/dev/null
+  # A fresh Debian install asks for a password on 127.0.0.1 (scram-sha-256): trust it instead.
+  if grep -Eq '^host\s+all\s+all\s+127\.0\.0\.1/32\s' "$PG_HBA"; then
+    $SUDO sed -i -E 's#^(host\s+all\s+all\s+127\.0\.0\.1/32\s+)\S+#\1trust#' "$PG_HBA"
+  else
+    echo 'host all all 127.0.0.1/32 trust' | $SUDO tee -a "$PG_HBA" >/dev/null
+  fi
   hba_changed=1
 fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
@@ -71,6 +76,10 @@ if ! mysqladmin -h 127.0.0.1 -P 3306 -uroot ping >/dev/null 2>&1; then
   $SUDO install -d -o mysql -g mysql /run/mysqld
   $SUDO start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
   wait_for mariadb mysqladmin -h 127.0.0.1 -P 3306 -uroot ping
+fi
+if ! mysql -h 127.0.0.1 -P 3306 -uroot -e "SELECT 1" >/dev/null 2>&1; then
+  # A fresh Debian install lets root in through the unix socket only: allow an empty password on TCP too.
+  $SUDO mysql -uroot -e "ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')"
 fi
 mysql -h 127.0.0.1 -P 3306 -uroot -e "CREATE DATABASE IF NOT EXISTS test"
 echo "services: mariadb ready on 127.0.0.1:3306"
