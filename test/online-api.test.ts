@@ -99,6 +99,17 @@ describe("POST /api/v1/online-features", () => {
     expect((await call("POST", "/api/v1/online-features", { body })).status).toBe(400);
   });
 
+  it("answers 400 when a request would read more vectors than one invocation may", async () => {
+    const names: string[] = [];
+    for (let g = 0; g < 21; g++) {
+      names.push(`wide_${g}`);
+      await registerFeature({ name: `wide_${g}`, entity_id: "wide_entity", feature_group: `wide_g${g}` });
+    }
+    const res = await call("POST", "/api/v1/online-features", { body: { features: names, entity_ids: Array.from({ length: 1000 }, (_, i) => `w${i}`) } });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain("21 feature groups × 1000 entities");
+  });
+
   it("answers 404 naming every unknown feature, and for an unknown group", async () => {
     const res = await call("POST", "/api/v1/online-features", { body: { features: ["nope_1", "ol_spend", "wrong_group:ol_spend"], entity_ids: ["c1"] } });
     expect(res.status).toBe(404);
