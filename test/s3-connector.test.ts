@@ -201,7 +201,7 @@ describe("ETag skip", () => {
   it("skips files already ingested, picks up new and changed ones on the next run", async () => {
     await put("etag/a.csv", "entity_id,value,timestamp\nea,1,2024-05-01T00:00:00Z\n");
     await put("etag/b.csv", "entity_id,value,timestamp\neb,1,2024-05-01T00:00:00Z\n");
-    const first = await ingest("etag_feature", S3, { path: "etag/*.csv", update_frequency: "1h" });
+    const first = await ingest("etag_feature", S3, { path: "etag/*.csv" });
     expect(first.files.files.map((f) => f.key)).toEqual(["etag/a.csv", "etag/b.csv"]);
 
     const second = await materialize("etag_feature");
