@@ -59,7 +59,7 @@ export async function ingest(name: string, connector: string, def: Record<string
 }
 
 /** Polls a queued run until it has finished. */
-export async function waitForRun(runId: string, timeoutMs = 90_000): Promise<Run> {
+export async function waitForRun(runId: string, timeoutMs = 170_000): Promise<Run> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const run = await callJson<Run>("GET", `/api/v1/runs/${runId}`, 200);

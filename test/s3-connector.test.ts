@@ -224,7 +224,7 @@ describe("ETag skip", () => {
 });
 
 describe("large files across invocations", () => {
-  it("a Parquet file larger than one invocation's budget is continued through the jobs queue from its cursor", { timeout: 120_000 }, async () => {
+  it("a Parquet file larger than one invocation's budget is continued through the jobs queue from its cursor", { timeout: 200_000 }, async () => {
     const [key, prefix] = Object.entries(LARGE_FILES)[0] as [string, string];
     await registerFeature({ name: "large_parquet", connector: S3, path: key });
     const queued = await callJson<Run>("POST", "/api/v1/features/large_parquet/materialize", 202);
@@ -279,7 +279,7 @@ describe("a corrupt file", () => {
 });
 
 describe("scheduling", () => {
-  it("the guide's batch_config {path, schedule}: the cron tick runs it through the jobs queue", { timeout: 60_000 }, async () => {
+  it("the guide's batch_config {path, schedule}: the cron tick runs it through the jobs queue", { timeout: 200_000 }, async () => {
     await registerFeature({ name: "customer_lifetime_value", connector: S3, batch_config: { path: "formats/duckdb-snappy.parquet", schedule: "0 0 * * *" } });
     const tick = async (at: number) => {
       const ctx = createExecutionContext();
