@@ -5,6 +5,8 @@
  * features, and the errors naming file, column and row.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { readFileRows, type RowBatch } from "../connectors/files/read";
+import { S3Config, S3Store } from "../connectors/s3";
 import { call, registerFeature } from "./helpers";
 import {
   BAD_ROW,
@@ -17,6 +19,7 @@ import {
   TYPED_FILE,
   TYPED_ROWS,
   typedRow,
+  WIDE_GROUP,
 } from "./lake-fixtures";
 import { createConnector, ingest, latest, materialize, s3Config } from "./lake-helpers";
 
@@ -149,5 +152,61 @@ describe("errors naming file, column and row", () => {
     const run = await materialize("err_no_format");
     expect(run.status).toBe("failed");
     expect(run.error).toContain("set 'format'");
+  });
+});
+
+describe("bounded reads", () => {
+  /** An S3Store on s3rver that records the byte ranges it asks for. */
+  function recordingStore() {
+    const ranges: [number, number][] = [];
+    const store = new S3Store(S3Config.parse(s3Config()), (input, init) => {
+      const req = new Request(input, init);
+      const m = /bytes=(\d+)-(\d+)/.exec(req.headers.get("range") ?? "");
+      if (m) ranges.push([Number(m[1]), Number(m[2]) + 1]);
+      return fetch(req);
+    });
+    return { store, ranges };
+  }
+  async function info(store: S3Store, key: string) {
+    for await (const page of store.list(key)) {
+      const found = page.find((o) => o.key === key);
+      if (found) return found;
+    }
+    throw new Error(`${key} not listed`);
+  }
+  const columns = { entity: "entity_id", value: "value", timestamp: "timestamp", timestampRequired: false };
+
+  it("a CSV batch is read in ranges of at most 1 MiB, not the whole file, and resumes at its byte cursor", async () => {
+    const { store, ranges } = recordingStore();
+    const file = await info(store, "wide/rows.csv");
+    expect(file.size).toBeGreaterThan(2 * 1024 * 1024);
+    const reader = readFileRows("csv", { store, file, columns, cursor: { row: 0, byte: 0 }, batchRows: 1000 });
+    const first = (await reader.next()).value as RowBatch;
+    await reader.return(undefined);
+    expect(first.rows).toHaveLength(1000);
+    expect(ranges.every(([a, b]) => b - a <= 1024 * 1024)).toBe(true);
+    expect(ranges.reduce((n, [a, b]) => n + b - a, 0)).toBeLessThan(file.size);
+    // From the cursor: the next row, read from its byte offset on.
+    ranges.length = 0;
+    const resumed = readFileRows("csv", { store, file, columns, cursor: first.next, batchRows: 1 });
+    const next = (await resumed.next()).value as RowBatch;
+    await resumed.return(undefined);
+    expect(next.rows[0]?.[0]).toBe("w-1000");
+    expect(ranges.some(([a]) => a === first.next.byte)).toBe(true);
+  });
+
+  it("Parquet reads the footer and the mapped columns of the row groups asked for, not the whole file", async () => {
+    const { store, ranges } = recordingStore();
+    const file = await info(store, "wide/rows.parquet");
+    expect(file.size).toBeGreaterThan(1024 * 1024);
+    const reader = readFileRows("parquet", { store, file, columns, cursor: { row: 1000, byte: 0 }, batchRows: 5000 });
+    const batch = (await reader.next()).value as RowBatch;
+    await reader.return(undefined);
+    expect(batch.firstRow).toBe(1000);
+    expect(batch.rows).toHaveLength(WIDE_GROUP);
+    expect(batch.rows[0]?.[0]).toBe("w-1000");
+    expect(ranges.length).toBeGreaterThan(1);
+    // The footer and three small columns of one row group: the wide note column is never fetched.
+    expect(ranges.reduce((n, [a, b]) => n + b - a, 0)).toBeLessThan(file.size / 10);
   });
 });

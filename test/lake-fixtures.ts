@@ -54,6 +54,11 @@ export const LARGE_ROWS = 12_000;
 export const LARGE_FILES = { "large/big.parquet": "lp", "large/big.csv": "lc", "large/big.json": "lj" } as const;
 export const TEST_ROWS_PER_INVOCATION = 5_000;
 
+/** wide/: files of a few MiB (a 1,000-character `note` per row), to see reads stay in ranges. */
+export const WIDE_ROWS = 3000;
+export const WIDE_GROUP = 500;
+export const wideNote = (i: number) => Array.from({ length: 125 }, (_, k) => ((i * 2654435761 + k * 40503) >>> 0).toString(16).padStart(8, "0")).join("");
+
 /** corrupt/: two good Parquet files around one whose footer is cut off. */
 export const CORRUPT_GOOD = { "corrupt/a.parquet": "ca", "corrupt/c.parquet": "cc" } as const;
 export const CORRUPT_BAD = "corrupt/b.parquet";

@@ -26,6 +26,8 @@ export const compressors: Compressors = {
 
 /** Rows decoded at once at most, when a row group is larger. */
 export const SLICE_ROWS = 65_536;
+/** Bytes read from the end of the file for the footer. */
+const FOOTER_GUESS = 64 * 1024;
 /** Files this small are fetched whole with the first read (footer and data in one request). */
 const SMALL_FILE = 512 * 1024;
 
@@ -48,7 +50,9 @@ function asyncBuffer(options: ReadOptions): AsyncBuffer {
 async function metadataOf(options: ReadOptions, file: AsyncBuffer): Promise<FileMetaData> {
   if (options.file.size < 12) throw new FileError(`not a Parquet file: ${options.file.size} bytes is too small`);
   try {
-    return await parquetMetadataAsync(file);
+    // hyparquet reads 512 KiB from the end by default; footers are usually far smaller, and a
+    // larger one is fetched in a second request. This read is repeated by each resumed invocation.
+    return await parquetMetadataAsync(file, { initialFetchSize: FOOTER_GUESS });
   } catch (err) {
     throw new FileError(`not a valid Parquet file: ${(err as Error).message}`);
   }

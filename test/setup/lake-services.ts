@@ -33,6 +33,9 @@ import {
   TYPED_FILE,
   TYPED_ROWS,
   typedRow,
+  WIDE_GROUP,
+  WIDE_ROWS,
+  wideNote,
 } from "../lake-fixtures";
 
 declare module "vitest" {
@@ -114,6 +117,23 @@ async function buildFiles(dir: string): Promise<Files> {
   files.set("large/big.parquet", hyparquet("lp", LARGE_ROWS, "SNAPPY", 4000));
   files.set("large/big.csv", text(csv("lc", LARGE_ROWS)));
   files.set("large/big.json", text(JSON.stringify(rowsOf("lj", LARGE_ROWS).map((r) => ({ ...r, timestamp: isoOf(r.timestamp) })))));
+
+  const wide = rowsOf("w", WIDE_ROWS);
+  files.set("wide/rows.csv", text("entity_id,value,timestamp,note\n" + wide.map((r, i) => `${r.entity_id},${r.value},${isoOf(r.timestamp)},${wideNote(i)}`).join("\n") + "\n"));
+  files.set(
+    "wide/rows.parquet",
+    new Uint8Array(
+      parquetWriteBuffer({
+        rowGroupSize: WIDE_GROUP,
+        columnData: [
+          { name: "entity_id", data: wide.map((r) => r.entity_id), type: "STRING" },
+          { name: "value", data: Float64Array.from(wide.map((r) => r.value)), type: "DOUBLE" },
+          { name: "timestamp", data: wide.map((r) => r.timestamp), type: "TIMESTAMP" },
+          { name: "note", data: wide.map((_, i) => wideNote(i)), type: "STRING" },
+        ],
+      }),
+    ),
+  );
 
   for (const [key, prefix] of Object.entries(CORRUPT_GOOD)) files.set(key, hyparquet(prefix, CORRUPT_ROWS, "SNAPPY", 25));
   const good = hyparquet("cb", CORRUPT_ROWS, "SNAPPY", 25);
