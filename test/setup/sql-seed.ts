@@ -44,6 +44,8 @@ export async function seedPostgres(pgProxy: string): Promise<void> {
     if (rows.length === 0) await c.query(`CREATE DATABASE ${SQL_TEST_DATABASE}`);
   });
   await withPg(pgProxy, SQL_TEST_DATABASE, async (c) => {
+    // One multi-statement query runs as one transaction: a concurrent reader waits for the swap
+    // and then sees the new tables, never a missing or half-filled one.
     await c.query(`
       DROP TABLE IF EXISTS orders, purchases CASCADE;
       CREATE TABLE orders (
@@ -90,15 +92,17 @@ export async function seedMysql(): Promise<void> {
     await conn.query(`
       CREATE DATABASE IF NOT EXISTS ${SQL_TEST_DATABASE};
       USE ${SQL_TEST_DATABASE};
-      DROP TABLE IF EXISTS orders, purchases;
-      CREATE TABLE orders (
+      -- Built under new names and swapped in with one atomic RENAME, so a test run reading these
+      -- tables while another run seeds never finds them missing or half-filled.
+      DROP TABLE IF EXISTS orders_new, purchases_new, orders_old, purchases_old;
+      CREATE TABLE orders_new (
         id INT PRIMARY KEY,
         customer_id INT NOT NULL,
         order_value DECIMAL(10, 2) NOT NULL,
         status VARCHAR(16) NOT NULL,
         created_at DATETIME(6) NOT NULL
       );
-      CREATE TABLE purchases (
+      CREATE TABLE purchases_new (
         id INT PRIMARY KEY,
         customer_id INT NOT NULL,
         amount DECIMAL(10, 2) NOT NULL,
@@ -108,15 +112,19 @@ export async function seedMysql(): Promise<void> {
       CREATE USER IF NOT EXISTS 'fstore_reader'@'localhost' IDENTIFIED BY 'fstore-reader-pw';
       GRANT SELECT ON ${SQL_TEST_DATABASE}.* TO 'fstore_reader'@'%';
       GRANT SELECT ON ${SQL_TEST_DATABASE}.* TO 'fstore_reader'@'localhost';
-      INSERT INTO orders
+      INSERT INTO orders_new
         WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 600)
         SELECT i, (i % 20) + 1, ((i * 37) % 500) / 4.0 + 5, IF(i % 7 = 0, 'refunded', 'paid'),
                UTC_TIMESTAMP(6) - INTERVAL (i % 60) DAY - INTERVAL 12 HOUR
           FROM seq;
-      INSERT INTO purchases
+      INSERT INTO purchases_new
         WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 300)
         SELECT i, (i % 25) + 1, ((i * 13) % 1000) / 10.0, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL i HOUR
           FROM seq;
+      CREATE TABLE IF NOT EXISTS orders LIKE orders_new;
+      CREATE TABLE IF NOT EXISTS purchases LIKE purchases_new;
+      RENAME TABLE orders TO orders_old, orders_new TO orders, purchases TO purchases_old, purchases_new TO purchases;
+      DROP TABLE orders_old, purchases_old;
     `);
   } finally {
     await conn.end();
