@@ -1,6 +1,7 @@
 /** Types of scripts/pgproxy.mjs for the TypeScript callers (test setup, benchmarks). */
 export declare class FrontendTracker {
   push(chunk: Uint8Array): boolean;
+  serverAnswered(firstByte: number): void;
 }
 export interface PgProxy {
   port: number;

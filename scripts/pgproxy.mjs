@@ -33,6 +33,17 @@ export class FrontendTracker {
     this.buffer = Buffer.alloc(0);
     this.startupDone = false;
     this.opaque = false;
+    this.awaitingAnswer = false;
+  }
+
+  /** The server's first byte after an SSL/GSS request: 'N' means the session stays in clear. */
+  serverAnswered(firstByte) {
+    if (!this.awaitingAnswer) return;
+    this.awaitingAnswer = false;
+    if (firstByte === 0x4e /* 'N' */) {
+      this.opaque = false;
+      this.buffer = Buffer.alloc(0);
+    }
   }
 
   /** Feeds client bytes; returns true once a Terminate message has been seen. */
@@ -47,8 +58,10 @@ export class FrontendTracker {
         const code = this.buffer.readInt32BE(4);
         this.buffer = this.buffer.subarray(length);
         if (code === SSL_REQUEST_CODE || code === GSSENC_REQUEST_CODE) {
-          // If the server accepts, the rest is encrypted and cannot be followed.
+          // If the server accepts, the rest is encrypted and cannot be followed; if it answers
+          // 'N' (see serverAnswered), the client goes on in clear with its startup message.
           this.opaque = true;
+          this.awaitingAnswer = true;
           return false;
         }
         this.startupDone = true;
@@ -124,6 +137,7 @@ export function startPgProxy({ host = "127.0.0.1", port = 8787, allow = "127.0.0
     ws.on("close", () => end("client closed the WebSocket"));
     ws.on("error", () => end("WebSocket error"));
     tcp.on("data", (chunk) => {
+      if (tracker.awaitingAnswer && chunk.length > 0) tracker.serverAnswered(chunk[0]);
       if (ws.readyState === ws.OPEN) ws.send(chunk, { binary: true });
     });
     tcp.on("error", (err) => {
