@@ -46,14 +46,15 @@ describe("online cache", () => {
     expect(again.headers.get("x-fstore-cache")).toBe("hit");
   });
 
-  it("hands large writes' refresh to the jobs queue, whose consumer rebuilds the vectors", async () => {
+  it("hands large writes' refresh to the jobs queue, whose consumer rebuilds the vectors KV holds and skips the rest", async () => {
     await registerFeature({ name: "queued_score", feature_group: "queued_g" });
     const items = Array.from({ length: 500 }, (_, i) => ({ feature_id: "queued_score", entity_id: `q${i}`, value: i, timestamp: "2024-01-01T00:00:00Z" }));
     await callJson("POST", "/api/v1/features/batch", 200, { body: items });
 
-    // Drive the consumer directly with the message the write enqueued.
+    // Drive the consumer directly with the message the write enqueued: q499 is cached (stale), q498 is not.
     const keys = items.map((i) => ({ group: "queued_g", entityId: i.entity_id }));
     await Promise.all(keys.map((k) => env.ONLINE.delete(`v1:${k.group}:${k.entityId}`)));
+    await env.ONLINE.put("v1:queued_g:q499", JSON.stringify({ f: {} }));
     const batch = createMessageBatch("fstore-jobs", [{ id: "m1", timestamp: new Date(), attempts: 1, body: { type: "refresh-online", keys } }]);
     const ctx = createExecutionContext();
     await worker.queue(batch, env, ctx);
@@ -61,6 +62,11 @@ describe("online cache", () => {
     expect(result.explicitAcks).toEqual(["m1"]);
     expect(result.retryMessages).toEqual([]);
     expect(namesIn(await vectorOf("queued_g", "q499"))).toEqual([["queued_score", 499]]);
+    expect(await vectorOf("queued_g", "q498")).toBeNull();
+    // The uncached vector is filled by its first read, from D1.
+    expect((await callJson("POST", "/api/v1/online-features", 200, { body: { features: ["queued_score"], entity_ids: ["q498"] } })).results[0].values).toEqual({
+      queued_score: 498,
+    });
   });
 
   it("acks and drops a malformed job instead of retrying it forever", async () => {
@@ -81,8 +87,9 @@ describe("queued online-cache refresh", () => {
         { feature_id: "merged_score", entity_id: "m2", value: 2, timestamp: "2024-01-01T00:00:00Z" },
       ],
     });
-    await env.ONLINE.delete("v1:merged_g:m1");
-    await env.ONLINE.delete("v1:merged_g:m2");
+    // Both vectors are cached but stale, so the merged refresh must rebuild them.
+    await env.ONLINE.put("v1:merged_g:m1", JSON.stringify({ f: {} }));
+    await env.ONLINE.put("v1:merged_g:m2", JSON.stringify({ f: {} }));
     const batch = createMessageBatch("fstore-jobs", [
       { id: "a", timestamp: new Date(), attempts: 1, body: { type: "refresh-online", keys: [{ group: "merged_g", entityId: "m1" }] } },
       { id: "b", timestamp: new Date(), attempts: 1, body: { type: "refresh-online", keys: [{ group: "merged_g", entityId: "m1" }, { group: "merged_g", entityId: "m2" }] } },
@@ -91,6 +98,7 @@ describe("queued online-cache refresh", () => {
     await worker.queue(batch, env, ctx);
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks.sort()).toEqual(["a", "b"]);
+    expect(namesIn(await vectorOf("merged_g", "m1"))).toEqual([["merged_score", 1]]);
     expect(namesIn(await vectorOf("merged_g", "m2"))).toEqual([["merged_score", 2]]);
   });
 });

@@ -3,7 +3,7 @@
  * with exponential backoff and, after `max_retries` (wrangler.toml), lands in the dead-letter queue.
  */
 import type { Bindings } from "../env";
-import { distinctGroupEntities, refreshVectors, type GroupEntity } from "../storage/online-cache";
+import { distinctGroupEntities, refreshCachedVectors, type GroupEntity } from "../storage/online-cache";
 import { executeQueuedRun, refreshRunRange } from "../materialize/run";
 import { JobMessage } from "./messages";
 
@@ -11,12 +11,13 @@ const backoffSeconds = (attempts: number) => Math.min(300, 2 ** attempts * 5);
 
 /**
  * The refresh jobs of one queue batch are merged so each vector is rebuilt once, however many
- * writes touched it (KV also accepts only about one write per second per key).
+ * writes touched it (KV also accepts only about one write per second per key). Queued refreshes
+ * come from large writes, so only vectors KV already holds are rebuilt (see refreshCachedVectors).
  */
 async function refreshMerged(env: Bindings, jobs: { message: Message; keys: GroupEntity[] }[]): Promise<void> {
   if (jobs.length === 0) return;
   try {
-    await refreshVectors(env.DB, env.ONLINE, distinctGroupEntities(jobs.flatMap((j) => j.keys)));
+    await refreshCachedVectors(env.DB, env.ONLINE, distinctGroupEntities(jobs.flatMap((j) => j.keys)));
     for (const j of jobs) j.message.ack();
   } catch (err) {
     console.error(`online-cache refresh of ${jobs.length} jobs failed: ${(err as Error).message}`);
@@ -31,7 +32,7 @@ async function refreshMerged(env: Bindings, jobs: { message: Message; keys: Grou
 async function runJob(env: Bindings, message: Message, job: JobMessage): Promise<void> {
   try {
     if (job.type === "materialize") await executeQueuedRun(env, job.run_id);
-    else if (job.type === "refresh-run") await refreshRunRange(env, job.run_id, job.group, job.from, job.to);
+    else if (job.type === "refresh-run") await refreshRunRange(env, job.run_id, job.group, job.from, job.to, "cached");
     message.ack();
   } catch (err) {
     console.error(`job ${job.type} (message ${message.id}) failed: ${(err as Error).message}`);

@@ -18,7 +18,7 @@ import type { Bindings } from "../env";
 import { ApiError } from "../errors";
 import { enqueueJobs } from "../jobs/messages";
 import { resolveConnector } from "../registry/connectors";
-import { INLINE_REFRESH_LIMIT, refreshVectors } from "../storage/online-cache";
+import { INLINE_REFRESH_LIMIT, refreshCachedVectors, refreshVectors } from "../storage/online-cache";
 import { formatTimestamp, nowMicros, parseDuration } from "../time";
 import { firstDue, nextDue, retryAt } from "./schedule";
 import { executeFileRun } from "../lake/run";
@@ -344,11 +344,16 @@ export async function refreshRun(env: Bindings, feature: FeatureRow, runId: stri
 }
 
 /** Refreshes the vectors of the run's staged rows with seq in [from, to), then deletes those rows. */
-export async function refreshRunRange(env: Bindings, runId: string, group: string, from: number, to: number): Promise<void> {
+/**
+ * Rebuilds the vectors of staged rows [from, to) and drops those rows. `all` (inline, small runs)
+ * writes every vector; `cached` (queued, large runs) rebuilds only the vectors KV already holds.
+ */
+export async function refreshRunRange(env: Bindings, runId: string, group: string, from: number, to: number, mode: "all" | "cached" = "all"): Promise<void> {
   const { results } = await env.DB.prepare("SELECT DISTINCT entity_id FROM run_values WHERE run_id = ?1 AND seq >= ?2 AND seq < ?3")
     .bind(runId, from, to)
     .all<{ entity_id: string }>();
-  if (results.length > 0) await refreshVectors(env.DB, env.ONLINE, results.map((r) => ({ group, entityId: r.entity_id })));
+  const keys = results.map((r) => ({ group, entityId: r.entity_id }));
+  if (keys.length > 0) await (mode === "all" ? refreshVectors : refreshCachedVectors)(env.DB, env.ONLINE, keys);
   await env.DB.prepare("DELETE FROM run_values WHERE run_id = ?1 AND seq >= ?2 AND seq < ?3").bind(runId, from, to).run();
 }
 

@@ -76,6 +76,27 @@ export async function refreshVectors(db: D1Database, kv: KVNamespace, keys: Grou
   await Promise.all(writes);
 }
 
+/**
+ * Rebuilds only the vectors KV already holds (remembered-empty ones included). Large writes use
+ * this: a vector nobody has read is not written — its first read fills it from D1 — so a bulk load
+ * costs one bulk KV read per 100 vectors instead of one KV write per vector, and every vector a
+ * reader has cached is still brought up to date.
+ */
+export async function refreshCachedVectors(db: D1Database, kv: KVNamespace, keys: GroupEntity[]): Promise<void> {
+  const cached: GroupEntity[] = [];
+  const reads: Promise<void>[] = [];
+  for (let i = 0; i < keys.length; i += 100) {
+    const slice = keys.slice(i, i + 100);
+    reads.push(
+      kv.get(slice.map((k) => vectorKey(k.group, k.entityId)), "text").then((found) => {
+        for (const k of slice) if (found.get(vectorKey(k.group, k.entityId)) != null) cached.push(k);
+      }),
+    );
+  }
+  await Promise.all(reads);
+  if (cached.length > 0) await refreshVectors(db, kv, cached);
+}
+
 /** Distinct (group, entity) pairs, in first-seen order. */
 export function distinctGroupEntities(pairs: Iterable<GroupEntity>): GroupEntity[] {
   const seen = new Map<string, GroupEntity>();
