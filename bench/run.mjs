@@ -3,6 +3,8 @@
  * .bench/, and exits non-zero when any of them fails. A benchmark is a module exporting an async
  * function taking { dir } that prints its own figures and throws on failure; add new ones to the
  * list below. Only 127.0.0.1 is contacted. BENCH_KEEP=1 keeps the state and logs of a passing run.
+ * BENCH_ONLY=name[,name] runs only those benchmarks, e.g. `BENCH_ONLY=online npm run bench`
+ * (benchmarks: ingest, online, lake, materialize).
  */
 import { mkdirSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -11,13 +13,22 @@ import { performance } from "node:perf_hooks";
 import { ingest } from "./ingest.mjs";
 import { materialize } from "./materialize.mjs";
 import { lake } from "./lake.mjs";
+import { online } from "./online.mjs";
 import { repoRoot, stopAll, wranglerVersion } from "./lib/wrangler.mjs";
 
-const BENCHMARKS = [
+const ALL_BENCHMARKS = [
   { name: "ingest", run: ingest },
+  { name: "online", run: online },
   { name: "lake", run: lake },
   { name: "materialize", run: materialize },
 ];
+const only = (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+const unknownOnly = only.filter((name) => !ALL_BENCHMARKS.some((b) => b.name === name));
+if (unknownOnly.length > 0) {
+  console.error(`BENCH_ONLY: unknown benchmark(s) ${unknownOnly.join(", ")}; known: ${ALL_BENCHMARKS.map((b) => b.name).join(", ")}`);
+  process.exit(2);
+}
+const BENCHMARKS = only.length > 0 ? ALL_BENCHMARKS.filter((b) => only.includes(b.name)) : ALL_BENCHMARKS;
 
 const cpus = os.cpus();
 console.log(
