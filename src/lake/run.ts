@@ -26,7 +26,7 @@ import { connectors, runFiles, type FeatureRow } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
 import { enqueueJobs } from "../jobs/messages";
-import { getRun, LEASE_MS, REFRESH_RUN_CHUNK, refreshRunRange, type RunRecord } from "../materialize/run";
+import { getRun, LEASE_MS, leaseGuard, leaseLost, REFRESH_RUN_CHUNK, refreshRunRange, STAGE_SQL, stageChunks, type RunRecord } from "../materialize/run";
 import { nextDue, retryAt } from "../materialize/schedule";
 import { resolveConnector } from "../registry/connectors";
 import { INLINE_REFRESH_LIMIT } from "../storage/online-cache";
@@ -47,12 +47,6 @@ const INVOCATION_MS = 60_000;
 const BUSY_MS = 2 * INVOCATION_MS;
 /** Rows per reader batch, and rows staged per D1 batch. */
 const BATCH_ROWS = 5000;
-const STAGE_CHUNK_ROWS = 1000;
-const STAGE_CHUNK_BYTES = 512 * 1024;
-
-const STAGE_SQL = `INSERT INTO run_values (run_id, seq, entity_id, ts, value)
-  SELECT ?1, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'), json_extract(r.value, '$[3]')
-    FROM json_each(?2) AS r`;
 
 export interface FileSource {
   path: string;
@@ -118,36 +112,6 @@ interface LakeRunRow {
 interface ScheduleRow {
   failures: number;
   watermark: string | null;
-}
-
-const leaseGuard = (db: D1Database, featureId: number, runId: string) =>
-  db
-    .prepare(
-      `INSERT INTO run_values (run_id, seq, entity_id, ts, value)
-        SELECT ?2, -1, NULL, 0, '' WHERE NOT EXISTS (SELECT 1 FROM feature_schedules WHERE feature_id = ?1 AND lease_run_id = ?2)`,
-    )
-    .bind(featureId, runId);
-
-function leaseLost(err: unknown): boolean {
-  return /NOT NULL constraint failed: run_values\.entity_id/.test(String((err as Error)?.message));
-}
-
-function stageChunks(rows: ShapedRow[], firstSeq: number): string[] {
-  const out: string[] = [];
-  let parts: string[] = [];
-  let bytes = 0;
-  rows.forEach((r, i) => {
-    const part = JSON.stringify([firstSeq + i, r.entityId, r.ts, r.value]);
-    if (parts.length > 0 && (parts.length >= STAGE_CHUNK_ROWS || bytes + part.length > STAGE_CHUNK_BYTES)) {
-      out.push(`[${parts.join(",")}]`);
-      parts = [];
-      bytes = 0;
-    }
-    parts.push(part);
-    bytes += part.length + 1;
-  });
-  if (parts.length > 0) out.push(`[${parts.join(",")}]`);
-  return out;
 }
 
 /**

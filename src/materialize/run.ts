@@ -146,7 +146,7 @@ export async function startRun(db: D1Database, feature: FeatureRow, trigger: Tri
 }
 
 /** Lease check inside a D1 batch: fails the whole batch (NOT NULL violation) when `runId` lost the lease. */
-const leaseGuard = (db: D1Database, featureId: number, runId: string) =>
+export const leaseGuard = (db: D1Database, featureId: number, runId: string) =>
   db
     .prepare(
       `INSERT INTO run_values (run_id, seq, entity_id, ts, value)
@@ -155,7 +155,7 @@ const leaseGuard = (db: D1Database, featureId: number, runId: string) =>
     .bind(featureId, runId);
 
 /** Staged rows as JSON arrays `[seq, entity, ts, value]`, each under D1's limits for one bound value. */
-function stageChunks(rows: ShapedRow[], firstSeq: number): string[] {
+export function stageChunks(rows: ShapedRow[], firstSeq: number): string[] {
   const out: string[] = [];
   let parts: string[] = [];
   let bytes = 0;
@@ -173,7 +173,7 @@ function stageChunks(rows: ShapedRow[], firstSeq: number): string[] {
   return out;
 }
 
-const STAGE_SQL = `INSERT INTO run_values (run_id, seq, entity_id, ts, value)
+export const STAGE_SQL = `INSERT INTO run_values (run_id, seq, entity_id, ts, value)
   SELECT ?1, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'), json_extract(r.value, '$[3]')
     FROM json_each(?2) AS r`;
 
@@ -249,7 +249,8 @@ export async function executeRun(env: Bindings, feature: FeatureRow, runId: stri
   return record;
 }
 
-function leaseLost(err: unknown): boolean {
+/** Whether a D1 batch failed because its lease guard fired. */
+export function leaseLost(err: unknown): boolean {
   return /NOT NULL constraint failed: run_values\.entity_id/.test(String((err as Error)?.message));
 }
 
