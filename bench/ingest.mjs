@@ -11,11 +11,10 @@
  * Environment: BENCH_BATCHES (default 20), BENCH_BATCH_SIZE (default 1000, at most 10,000).
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { stripVTControlCharacters } from "node:util";
-import { bundleWorker, freePort, repoRoot, runWrangler, startWranglerDev, tail, waitForHttp } from "./lib/wrangler.mjs";
+import { percentile, repoRoot, withServer } from "./lib/wrangler.mjs";
 
 const FEATURE = { name: "bench_value", feature_group: "bench", entity_id: "customer" };
 const REQUEST_TIMEOUT_MS = 120_000;
@@ -62,12 +61,6 @@ function buildBodies(batches, size) {
     bodies.push(JSON.stringify(items));
   }
   return bodies;
-}
-
-/** Nearest-rank percentile of an ascending array. */
-function percentile(sorted, p) {
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
 async function post(url, body, headers) {
@@ -122,48 +115,6 @@ async function pushBatches(label, url, headers, bodies, size) {
   };
 }
 
-/** Noise of an offline machine: wrangler cannot fetch Request.cf, cron triggers are not run locally. */
-const BENIGN = [/Request\.cf/, /workers\.cloudflare\.com/, /Scheduled Workers are not automatically triggered/];
-
-/** Errors, warnings and reloads wrangler printed while serving, for the report. */
-function logProblems(logFile) {
-  let text;
-  try {
-    text = readFileSync(logFile, "utf8");
-  } catch {
-    return [];
-  }
-  return stripVTControlCharacters(text)
-    .split("\n")
-    .filter((l) => /error|✘|\bwarn|▲|uncaught|exception|reloading/i.test(l) && !BENIGN.some((re) => re.test(l)));
-}
-
-/**
- * Runs one target from fresh state to stopped server; `measure` gets the running server's url.
- * With `snapshot`, the Worker is bundled first and wrangler dev serves that bundle, so edits to
- * its sources during the run cannot reload it mid-measurement.
- */
-async function withServer({ name, config, dir, envFile, snapshot = false }, measure) {
-  const persistTo = path.join(dir, `${name}-state`);
-  const logFile = path.join(dir, `${name}.log`);
-  mkdirSync(persistTo, { recursive: true });
-  const script = snapshot ? await bundleWorker({ config, outdir: path.join(dir, `${name}-bundle`), logFile }) : undefined;
-  await runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo, "--config", config], { logFile });
-  const server = await startWranglerDev({ config, script, port: await freePort(), persistTo, envFile, logFile });
-  let result;
-  try {
-    await waitForHttp(server, "/health", { logFile });
-    result = await measure(server.url, logFile);
-  } catch (err) {
-    err.message += `\n--- end of ${logFile} ---\n${tail(logFile, 30)}`;
-    throw err;
-  } finally {
-    const clean = await server.stop();
-    if (!clean) console.error(`warning: processes of ${name}'s wrangler dev (group ${server.pid}) survived SIGKILL`);
-  }
-  return { ...result, problems: logProblems(logFile) };
-}
-
 const fmt = (n, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 function printTable(rows, batches, size) {
@@ -197,7 +148,7 @@ export async function ingest(ctx) {
   const auth = { authorization: `Bearer ${adminKey}` };
 
   console.log(`ingest: FStore (wrangler.toml, serving a bundle of src/ taken now) ...`);
-  const fstore = await withServer({ name: "fstore", config: path.join(repoRoot, "wrangler.toml"), dir, envFile, snapshot: true }, async (url) => {
+  const fstore = await withServer({ name: "fstore", config: path.join(repoRoot, "wrangler.toml"), dir, envFile, snapshot: true }, async ({ url }) => {
     const res = await fetch(`${url}/api/v1/features`, {
       method: "POST",
       headers: { "content-type": "application/json", ...auth },
@@ -210,7 +161,7 @@ export async function ingest(ctx) {
   });
 
   console.log(`ingest: bare D1 Worker (bench/bare-d1-worker) ...`);
-  const bare = await withServer({ name: "bare", config: path.join(repoRoot, "bench", "bare-d1-worker", "wrangler.toml"), dir }, (url) =>
+  const bare = await withServer({ name: "bare", config: path.join(repoRoot, "bench", "bare-d1-worker", "wrangler.toml"), dir }, ({ url }) =>
     pushBatches("bare D1 Worker", `${url}/batch`, {}, bodies, size),
   );
 

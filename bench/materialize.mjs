@@ -16,7 +16,7 @@ import { performance } from "node:perf_hooks";
 import { Client, neonConfig } from "@neondatabase/serverless";
 import ws from "ws";
 import { startPgProxy } from "../scripts/pgproxy.mjs";
-import { bundleWorker, freePort, repoRoot, runWrangler, startWranglerDev, tail, waitForHttp } from "./lib/wrangler.mjs";
+import { freePort, repoRoot, withServer } from "./lib/wrangler.mjs";
 
 const DATABASE = "fstore_bench";
 const QUERY = "SELECT entity_id, value, ts FROM bench_rows";
@@ -83,24 +83,6 @@ function sampleRss(pgid) {
     read();
     return peak;
   };
-}
-
-async function withServer({ name, config, dir, envFile, snapshot }, measure) {
-  const persistTo = path.join(dir, `${name}-state`);
-  const logFile = path.join(dir, `${name}.log`);
-  mkdirSync(persistTo, { recursive: true });
-  const script = snapshot ? await bundleWorker({ config, outdir: path.join(dir, `${name}-bundle`), logFile }) : undefined;
-  await runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo, "--config", config], { logFile });
-  const server = await startWranglerDev({ config, script, port: await freePort(), persistTo, envFile, logFile });
-  try {
-    await waitForHttp(server, "/health", { logFile });
-    return await measure(server);
-  } catch (err) {
-    err.message += `\n--- end of ${logFile} ---\n${tail(logFile, 30)}`;
-    throw err;
-  } finally {
-    await server.stop();
-  }
 }
 
 async function postJson(url, body, headers = {}) {

@@ -40,6 +40,8 @@ import { Redis } from "ioredis";
 import {
   bundleWorker,
   freePort,
+  logProblems,
+  percentile,
   repoRoot,
   runWrangler,
   startNodeService,
@@ -75,12 +77,6 @@ const seconds = (t0) => ((performance.now() - t0) / 1000).toFixed(1);
 /** 1-minute load average of the machine (shared with whatever else runs on it). */
 const loadAverage = () => os.loadavg()[0].toFixed(2);
 
-/** Nearest-rank percentile of an ascending array. */
-function percentile(sorted, p) {
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
-}
-
 async function call(url, { method = "POST", body, headers = {}, expect = 200, timeoutMs = REQUEST_TIMEOUT_MS } = {}) {
   const res = await fetch(url, {
     method,
@@ -91,22 +87,6 @@ async function call(url, { method = "POST", body, headers = {}, expect = 200, ti
   const text = await res.text();
   if (res.status !== expect) throw new Error(`${method} ${url} answered ${res.status} (expected ${expect}): ${text.slice(0, 500)}`);
   return text;
-}
-
-/** Noise of an offline machine: wrangler cannot fetch Request.cf, cron triggers are not run locally. */
-const BENIGN = [/Request\.cf/, /workers\.cloudflare\.com/, /Scheduled Workers are not automatically triggered/];
-
-/** Errors, warnings and reloads a server printed, for the report. */
-function logProblems(logFile) {
-  let text;
-  try {
-    text = readFileSync(logFile, "utf8");
-  } catch {
-    return [];
-  }
-  return stripVTControlCharacters(text)
-    .split("\n")
-    .filter((l) => /error|✘|\bwarn|▲|uncaught|exception|reloading/i.test(l) && !BENIGN.some((re) => re.test(l)));
 }
 
 /** Starts a Worker under wrangler dev with fresh local state (D1 migrated when it has D1). */

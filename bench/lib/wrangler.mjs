@@ -4,7 +4,7 @@
  * also when the benchmark fails or is interrupted.
  */
 import { spawn } from "node:child_process";
-import { createWriteStream, readFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -145,20 +145,34 @@ export async function startWranglerDev({ config, script, port, persistTo, envFil
     ...(envFile ? ["--env-file", envFile] : []),
     ...extraArgs,
   ];
+  return spawnTracked(process.execPath, [wranglerBin, ...args], { cwd: path.dirname(config), env: wranglerEnv(), port, logFile, label: "wrangler" });
+}
+
+/**
+ * Starts `node <script> ...args` (a helper service) in its own process group, output to
+ * `logFile`, tracked like wrangler dev so stopAll() and signals stop it too. Returns
+ * { url, pid, exited, stop() } for a server that will listen on 127.0.0.1:`port`.
+ */
+export function startNodeService({ script, args = [], port, env = {}, logFile }) {
+  return spawnTracked(process.execPath, [script, ...args], { cwd: path.dirname(script), env: { ...process.env, ...env, PORT: String(port) }, port, logFile, label: "node" });
+}
+
+/**
+ * Spawns `command args` in its own process group with output to `logFile`, tracked so stopAll()
+ * and signals stop it. Returns { url, pid, logFile, exited, stop() } for a server on 127.0.0.1:`port`;
+ * stop() kills the whole group and resolves to true when nothing of it is left.
+ */
+function spawnTracked(command, args, { cwd, env, port, logFile, label }) {
   const log = createWriteStream(logFile, { flags: "a" });
-  log.write(`$ wrangler ${args.join(" ")}\n`);
-  const child = spawn(process.execPath, [wranglerBin, ...args], {
-    cwd: path.dirname(config),
-    env: wranglerEnv(),
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
+  log.write(`$ ${label} ${args.slice(1).join(" ")}\n`);
+  const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   running.add(child.pid);
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
   const handle = {
     url: `http://${HOST}:${port}`,
     pid: child.pid,
+    logFile,
     exited: false,
     async stop() {
       const clean = await stopGroup(child.pid);
@@ -172,37 +186,53 @@ export async function startWranglerDev({ config, script, port, persistTo, envFil
   return handle;
 }
 
+/** Nearest-rank percentile of an ascending array. */
+export function percentile(sorted, p) {
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+/** Noise of an offline machine: wrangler cannot fetch Request.cf, cron triggers are not run locally. */
+const BENIGN = [/Request\.cf/, /workers\.cloudflare\.com/, /Scheduled Workers are not automatically triggered/];
+
+/** Errors, warnings and reloads a server printed, for the report. */
+export function logProblems(logFile) {
+  let text;
+  try {
+    text = readFileSync(logFile, "utf8");
+  } catch {
+    return [];
+  }
+  return stripVTControlCharacters(text)
+    .split("\n")
+    .filter((l) => /error|✘|\bwarn|▲|uncaught|exception|reloading/i.test(l) && !BENIGN.some((re) => re.test(l)));
+}
+
 /**
- * Starts `node <script> ...args` (a helper service) in its own process group, output to
- * `logFile`, tracked like wrangler dev so stopAll() and signals stop it too. Returns
- * { url, pid, exited, stop() } for a server that will listen on 127.0.0.1:`port`.
+ * Runs one Worker from fresh, migrated local state to stopped server; `measure(server)` gets
+ * { url, pid, logFile }. With `snapshot`, the Worker is bundled first and wrangler dev serves that
+ * bundle, so edits to its sources during the run cannot reload it mid-measurement. Resolves to
+ * measure's result plus `problems`, the errors and warnings the server logged.
  */
-export function startNodeService({ script, args = [], port, env = {}, logFile }) {
-  const log = createWriteStream(logFile, { flags: "a" });
-  log.write(`$ node ${[script, ...args].join(" ")}\n`);
-  const child = spawn(process.execPath, [script, ...args], {
-    cwd: path.dirname(script),
-    env: { ...process.env, ...env, PORT: String(port) },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  running.add(child.pid);
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
-  const handle = {
-    url: `http://${HOST}:${port}`,
-    pid: child.pid,
-    exited: false,
-    async stop() {
-      const clean = await stopGroup(child.pid);
-      await new Promise((resolve) => log.end(resolve));
-      return clean;
-    },
-  };
-  child.on("exit", () => {
-    handle.exited = true;
-  });
-  return handle;
+export async function withServer({ name, config, dir, envFile, snapshot = false }, measure) {
+  const persistTo = path.join(dir, `${name}-state`);
+  const logFile = path.join(dir, `${name}.log`);
+  mkdirSync(persistTo, { recursive: true });
+  const script = snapshot ? await bundleWorker({ config, outdir: path.join(dir, `${name}-bundle`), logFile }) : undefined;
+  await runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo, "--config", config], { logFile });
+  const server = await startWranglerDev({ config, script, port: await freePort(), persistTo, envFile, logFile });
+  let result;
+  try {
+    await waitForHttp(server, "/health", { logFile });
+    result = await measure(server);
+  } catch (err) {
+    err.message += `\n--- end of ${logFile} ---\n${tail(logFile, 30)}`;
+    throw err;
+  } finally {
+    const clean = await server.stop();
+    if (!clean) console.error(`warning: processes of ${name}'s wrangler dev (group ${server.pid}) survived SIGKILL`);
+  }
+  return { ...result, problems: logProblems(logFile) };
 }
 
 /**
