@@ -19,6 +19,7 @@ import { ApiError } from "../errors";
 import { enqueueJobs } from "../jobs/messages";
 import { resolveConnector } from "../registry/connectors";
 import { INLINE_REFRESH_LIMIT, refreshCachedVectors, refreshVectors } from "../storage/online-cache";
+import { jsonArrayChunks } from "../storage/values";
 import { formatTimestamp, nowMicros, parseDuration } from "../time";
 import { firstDue, nextDue, retryAt } from "./schedule";
 import { executeFileRun } from "../lake/run";
@@ -36,8 +37,6 @@ const PROMOTE_CHUNK = 50_000;
 /** Staged rows per KV refresh job. */
 export const REFRESH_RUN_CHUNK = 500;
 
-const STAGE_CHUNK_ROWS = 1000;
-const STAGE_CHUNK_BYTES = 512 * 1024;
 
 export interface RunRecord {
   id: string;
@@ -156,21 +155,7 @@ export const leaseGuard = (db: D1Database, featureId: number, runId: string) =>
 
 /** Staged rows as JSON arrays `[seq, entity, ts, value]`, each under D1's limits for one bound value. */
 export function stageChunks(rows: ShapedRow[], firstSeq: number): string[] {
-  const out: string[] = [];
-  let parts: string[] = [];
-  let bytes = 0;
-  rows.forEach((r, i) => {
-    const part = JSON.stringify([firstSeq + i, r.entityId, r.ts, r.value]);
-    if (parts.length > 0 && (parts.length >= STAGE_CHUNK_ROWS || bytes + part.length > STAGE_CHUNK_BYTES)) {
-      out.push(`[${parts.join(",")}]`);
-      parts = [];
-      bytes = 0;
-    }
-    parts.push(part);
-    bytes += part.length + 1;
-  });
-  if (parts.length > 0) out.push(`[${parts.join(",")}]`);
-  return out;
+  return [...jsonArrayChunks(rows.map((r, i) => [firstSeq + i, r.entityId, r.ts, r.value]))];
 }
 
 export const STAGE_SQL = `INSERT INTO run_values (run_id, seq, entity_id, ts, value)

@@ -34,11 +34,15 @@ const upsertLatest = `INSERT INTO feature_latest (feature_id, entity_id, ts, val
   ON CONFLICT (feature_id, entity_id) DO UPDATE SET ts = excluded.ts, value = excluded.value
   WHERE excluded.ts >= feature_latest.ts`;
 
-function* chunks(rows: ValueRow[]): Generator<string> {
+/**
+ * Packs rows (each a JSON array of column values) into JSON arrays small enough to bind as one
+ * parameter and unpack with `json_each`: at most CHUNK_ROWS rows and about CHUNK_BYTES each.
+ */
+export function* jsonArrayChunks(rows: Iterable<unknown[]>): Generator<string> {
   let parts: string[] = [];
   let bytes = 0;
-  for (const r of rows) {
-    const part = JSON.stringify([r.featureId, r.entityId, r.ts, r.value]);
+  for (const row of rows) {
+    const part = JSON.stringify(row);
     if (parts.length > 0 && (parts.length >= CHUNK_ROWS || bytes + part.length > CHUNK_BYTES)) {
       yield `[${parts.join(",")}]`;
       parts = [];
@@ -59,7 +63,7 @@ export async function writeValues(db: D1Database, rows: ValueRow[]): Promise<voi
   const history = db.prepare(insertHistory);
   const latest = db.prepare(upsertLatest);
   const statements: D1PreparedStatement[] = [];
-  for (const chunk of chunks(rows)) statements.push(history.bind(chunk), latest.bind(chunk));
+  for (const chunk of jsonArrayChunks(rows.map((r) => [r.featureId, r.entityId, r.ts, r.value]))) statements.push(history.bind(chunk), latest.bind(chunk));
   await db.batch(statements);
 }
 
