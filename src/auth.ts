@@ -57,6 +57,13 @@ async function lookupKey(db: D1Database, hash: string): Promise<Principal | null
   return principal;
 }
 
+/** The admin key's hash, computed once per isolate (and again only if the secret changes). */
+let adminHash: { key: string; hash: Promise<string> } | undefined;
+function adminKeyHash(key: string): Promise<string> {
+  if (adminHash?.key !== key) adminHash = { key, hash: sha256Hex(key) };
+  return adminHash.hash;
+}
+
 function timingSafeEqualHex(a: string, b: string): boolean {
   const enc = new TextEncoder();
   const x = enc.encode(a), y = enc.encode(b);
@@ -83,7 +90,7 @@ export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
     if (!match) throw new ApiError("UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>'");
     const presented = match[1] as string;
     const hash = await sha256Hex(presented);
-    const principal: Principal | null = timingSafeEqualHex(hash, await sha256Hex(adminKey))
+    const principal: Principal | null = timingSafeEqualHex(hash, await adminKeyHash(adminKey))
       ? { keyId: "bootstrap-admin", scopes: ["admin"] }
       : await lookupKey(c.env.DB, hash);
     if (!principal) throw new ApiError("UNAUTHORIZED", "Unknown or revoked API key");
