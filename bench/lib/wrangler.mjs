@@ -145,7 +145,7 @@ export async function startWranglerDev({ config, script, port, persistTo, envFil
     ...(envFile ? ["--env-file", envFile] : []),
     ...extraArgs,
   ];
-  return spawnTracked(process.execPath, [wranglerBin, ...args], { cwd: path.dirname(config), env: wranglerEnv(), port, logFile, label: "wrangler" });
+  return spawnTracked(process.execPath, [wranglerBin, ...args], { cwd: path.dirname(config), env: wranglerEnv(), port, logFile });
 }
 
 /**
@@ -154,7 +154,7 @@ export async function startWranglerDev({ config, script, port, persistTo, envFil
  * { url, pid, exited, stop() } for a server that will listen on 127.0.0.1:`port`.
  */
 export function startNodeService({ script, args = [], port, env = {}, logFile }) {
-  return spawnTracked(process.execPath, [script, ...args], { cwd: path.dirname(script), env: { ...process.env, ...env, PORT: String(port) }, port, logFile, label: "node" });
+  return spawnTracked(process.execPath, [script, ...args], { cwd: path.dirname(script), env: { ...process.env, ...env, PORT: String(port) }, port, logFile });
 }
 
 /**
@@ -162,9 +162,9 @@ export function startNodeService({ script, args = [], port, env = {}, logFile })
  * and signals stop it. Returns { url, pid, logFile, exited, stop() } for a server on 127.0.0.1:`port`;
  * stop() kills the whole group and resolves to true when nothing of it is left.
  */
-function spawnTracked(command, args, { cwd, env, port, logFile, label }) {
+function spawnTracked(command, args, { cwd, env, port, logFile }) {
   const log = createWriteStream(logFile, { flags: "a" });
-  log.write(`$ ${label} ${args.slice(1).join(" ")}\n`);
+  log.write(`$ ${[path.basename(args[0]), ...args.slice(1)].join(" ")}\n`);
   const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   running.add(child.pid);
   child.stdout.pipe(log, { end: false });
