@@ -8,7 +8,12 @@ import { Client, neonConfig } from "@neondatabase/serverless";
 import mysql from "mysql2/promise";
 import ws from "ws";
 
-export const SQL_TEST_DATABASE = "fstore_src";
+/**
+ * FSTORE_TEST_DB picks another name, so two checkouts can run their tests at the same time
+ * against the same servers without seeding over each other.
+ */
+export const SQL_TEST_DATABASE = process.env.FSTORE_TEST_DB ?? "fstore_src";
+if (!/^[a-z][a-z0-9_]{0,62}$/.test(SQL_TEST_DATABASE)) throw new Error(`FSTORE_TEST_DB must be a plain lowercase database name, got '${SQL_TEST_DATABASE}'`);
 export const PG = { host: "127.0.0.1", port: 5432, user: "postgres" };
 export const MY = { host: "127.0.0.1", port: 3306, user: "root", password: "" };
 
