@@ -2,40 +2,65 @@ import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-/** Tests run inside workerd with the bindings of wrangler.toml (local D1, KV and Queues). */
+/**
+ * Two projects, both run by `npm test`:
+ * - `worker`: tests inside workerd with the bindings of wrangler.toml (local D1, KV and Queues),
+ *   calling the Worker the way clients do, against the real source servers.
+ * - `e2e`: tests in Node against one real `wrangler dev` (test/e2e/setup/wrangler-dev.ts), for
+ *   clients that live outside workerd: the Python client, the CLI, a browser.
+ */
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
-    plugins: [
-      // `inject` reads what test/setup/sql-services.ts provided (the pgproxy's address).
-      cloudflareTest(async ({ inject }) => ({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: {
-            TEST_PG_PROXY: inject("pgProxy"),
-            TEST_SQL_DATABASE: inject("sqlDatabase"),
-            TEST_BLACKHOLE_PORT: String(inject("blackholePort")),
-            // test/setup/lake-services.ts: s3rver and Azurite with the data-lake test files.
-            TEST_S3_ENDPOINT: inject("lakeS3Endpoint"),
-            TEST_AZURE_ENDPOINT: inject("lakeAzureEndpoint"),
-            TEST_AZURE_SAS: inject("lakeAzureSas"),
-            TEST_AZURE_WRITE_SAS: inject("lakeAzureWriteSas"),
-            // Small enough that the large test files take several invocations (test/lake-fixtures.ts).
-            FSTORE_LAKE_ROWS_PER_INVOCATION: "5000",
-            TEST_MIGRATIONS: migrations,
-            FSTORE_ADMIN_KEY: "test-admin-key-0123456789abcdef",
-            FSTORE_SECRET_KEY: "test-secret-key-0123456789abcdef",
+    test: {
+      projects: [
+        {
+          plugins: [
+            // `inject` reads what test/setup/sql-services.ts provided (the pgproxy's address).
+            cloudflareTest(async ({ inject }) => ({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  TEST_PG_PROXY: inject("pgProxy"),
+                  TEST_SQL_DATABASE: inject("sqlDatabase"),
+                  TEST_BLACKHOLE_PORT: String(inject("blackholePort")),
+                  // test/setup/lake-services.ts: s3rver and Azurite with the data-lake test files.
+                  TEST_S3_ENDPOINT: inject("lakeS3Endpoint"),
+                  TEST_AZURE_ENDPOINT: inject("lakeAzureEndpoint"),
+                  TEST_AZURE_SAS: inject("lakeAzureSas"),
+                  TEST_AZURE_WRITE_SAS: inject("lakeAzureWriteSas"),
+                  // Small enough that the large test files take several invocations (test/lake-fixtures.ts).
+                  FSTORE_LAKE_ROWS_PER_INVOCATION: "5000",
+                  TEST_MIGRATIONS: migrations,
+                  FSTORE_ADMIN_KEY: "test-admin-key-0123456789abcdef",
+                  FSTORE_SECRET_KEY: "test-secret-key-0123456789abcdef",
+                },
+              },
+            })),
+          ],
+          test: {
+            name: "worker",
+            include: ["test/**/*.test.ts"],
+            exclude: ["test/e2e/**"],
+            setupFiles: ["./test/setup/apply-migrations.ts"],
+            // Node side: pgproxy + seeded PostgreSQL and MariaDB for the connector tests,
+            // and s3rver + Azurite with the data-lake test files.
+            globalSetup: ["./test/setup/sql-services.ts", "./test/setup/lake-services.ts"],
+            // A guard against hangs on a slow 2-core CI machine, not a performance assertion.
+            testTimeout: 30_000,
           },
         },
-      })),
-    ],
-    test: {
-      setupFiles: ["./test/setup/apply-migrations.ts"],
-      // Node side: pgproxy + seeded PostgreSQL and MariaDB for the connector tests.
-      // and s3rver + Azurite with the data-lake test files.
-      globalSetup: ["./test/setup/sql-services.ts", "./test/setup/lake-services.ts"],
-      // A guard against hangs on a slow 2-core CI machine, not a performance assertion.
-      testTimeout: 30_000,
+        {
+          test: {
+            name: "e2e",
+            include: ["test/e2e/**/*.test.ts"],
+            environment: "node",
+            globalSetup: ["./test/e2e/setup/wrangler-dev.ts"],
+            testTimeout: 60_000,
+            hookTimeout: 120_000,
+          },
+        },
+      ],
     },
   };
 });

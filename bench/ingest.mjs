@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { percentile, repoRoot, withServer } from "./lib/wrangler.mjs";
+import { percentile, repoRoot, withServer } from "../scripts/lib/wrangler.mjs";
 
 const FEATURE = { name: "bench_value", feature_group: "bench", entity_id: "customer" };
 const REQUEST_TIMEOUT_MS = 120_000;

@@ -25,7 +25,7 @@ import { AwsClient } from "aws4fetch";
 import { asyncBufferFromUrl, parquetMetadataAsync, parquetRead } from "hyparquet";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { S3RVER_KEY, s3Writer, startS3rver } from "../scripts/lake-servers.mjs";
-import { bundleWorker, freePort, repoRoot, runWrangler, startWranglerDev, tail, waitForHttp } from "./lib/wrangler.mjs";
+import { bundleWorker, freePort, repoRoot, runWrangler, startWranglerDev, tail, waitForHttp } from "../scripts/lib/wrangler.mjs";
 
 const BUCKET = "bench";
 const KEY = "events/part-0000.parquet";

@@ -16,7 +16,7 @@ import { performance } from "node:perf_hooks";
 import { Client, neonConfig } from "@neondatabase/serverless";
 import ws from "ws";
 import { startPgProxy } from "../scripts/pgproxy.mjs";
-import { freePort, repoRoot, withServer } from "./lib/wrangler.mjs";
+import { freePort, repoRoot, withServer } from "../scripts/lib/wrangler.mjs";
 
 const DATABASE = "fstore_bench";
 const QUERY = "SELECT entity_id, value, ts FROM bench_rows";

@@ -48,7 +48,7 @@ import {
   startWranglerDev,
   tail,
   waitForHttp,
-} from "./lib/wrangler.mjs";
+} from "../scripts/lib/wrangler.mjs";
 import * as W from "./online-workload.mjs";
 
 const REQUEST_TIMEOUT_MS = 120_000;

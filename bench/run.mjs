@@ -14,7 +14,7 @@ import { ingest } from "./ingest.mjs";
 import { materialize } from "./materialize.mjs";
 import { lake } from "./lake.mjs";
 import { online } from "./online.mjs";
-import { repoRoot, stopAll, wranglerVersion } from "./lib/wrangler.mjs";
+import { repoRoot, stopAll, wranglerVersion } from "../scripts/lib/wrangler.mjs";
 
 const ALL_BENCHMARKS = [
   { name: "ingest", run: ingest },

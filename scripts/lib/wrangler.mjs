@@ -1,5 +1,5 @@
 /**
- * Shared helpers for benchmarks: run wrangler commands, start `wrangler dev` in its own process
+ * Shared by the benchmarks and the end-to-end tests: run wrangler commands, start `wrangler dev` in its own process
  * group on 127.0.0.1, wait for it to answer, and stop it (and the workerd it spawned) again —
  * also when the benchmark fails or is interrupted.
  */
