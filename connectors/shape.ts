@@ -42,7 +42,7 @@ export function detectShape(columns: string[]): Shape {
 export interface ShapedRow {
   entityId: string;
   value: string;
-  ts: number;
+  ts: bigint;
 }
 
 const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -79,8 +79,8 @@ export function coerceValue(type: ValueType, raw: unknown): unknown {
 }
 
 /** A timestamp cell as microseconds: Date, RFC 3339 / SQL text (no zone = UTC), or a date. */
-export function timestampMicros(raw: unknown): number | null {
-  if (raw instanceof Date) return Number.isNaN(raw.getTime()) ? null : raw.getTime() * 1000;
+export function timestampMicros(raw: unknown): bigint | null {
+  if (raw instanceof Date) return Number.isNaN(raw.getTime()) ? null : BigInt(raw.getTime()) * 1000n;
   if (typeof raw !== "string") return null;
   let text = raw.trim();
   if (/^\d{4}-\d{2}-\d{2}$/.test(text)) text += "T00:00:00Z";
@@ -98,7 +98,7 @@ function describe(raw: unknown): string {
  * Checks one raw row and turns it into a staged row, or throws a ShapeError naming the row
  * (1-based, in result order) and what is wrong with it.
  */
-export function shapeRow(shape: Shape, type: ValueType, row: unknown[], rowNumber: number, runMicros: number): ShapedRow {
+export function shapeRow(shape: Shape, type: ValueType, row: unknown[], rowNumber: number, runMicros: bigint): ShapedRow {
   const rawEntity = row[shape.entity];
   if (rawEntity === null || rawEntity === undefined || rawEntity === "") throw new ShapeError(`row ${rowNumber}: entity_id is empty`);
   const entityId = typeof rawEntity === "string" ? rawEntity : rawEntity instanceof Date ? rawEntity.toISOString() : String(rawEntity);

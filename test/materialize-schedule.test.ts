@@ -58,7 +58,7 @@ describe("scheduled materialization", () => {
     const expected = sumBy(purchases, (p) => p.customer, (p) => p.cents);
     expect((await latest("sched_total_purchases", 11)).value).toBe((expected.get(11) as number) / 100);
     // The online vector was refreshed too.
-    const vector = await env.ONLINE.get("v1:sched_customer:11", "json");
+    const vector = await env.ONLINE.get("v2:sched_customer:11", "json");
     expect(JSON.stringify(vector)).toContain("sched_total_purchases");
 
     const state = await schedule("sched_total_purchases");

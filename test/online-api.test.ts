@@ -67,7 +67,7 @@ describe("POST /api/v1/online-features", () => {
   it("reads D1 when KV misses and refills KV", async () => {
     await registerFeature({ name: "refill_rate", entity_id: "shop", feature_group: "ol_refill" });
     await callJson("POST", "/api/v1/features/refill_rate/values", 200, { body: { entity_id: "s1", value: 0.3, timestamp: "2024-01-01T00:00:00Z" } });
-    await env.ONLINE.delete("v1:ol_refill:s1");
+    await env.ONLINE.delete("v2:ol_refill:s1");
 
     const ctx = createExecutionContext();
     const res = await worker.fetch(
@@ -82,10 +82,10 @@ describe("POST /api/v1/online-features", () => {
     const body = (await res.json()) as { results: { values: Record<string, unknown> }[] };
     expect(body.results.map((r) => r.values.refill_rate)).toEqual([0.3, null]);
     await waitOnExecutionContext(ctx);
-    const refilled = (await env.ONLINE.get("v1:ol_refill:s1", "json")) as { f: Record<string, { v: unknown }> };
+    const refilled = (await env.ONLINE.get("v2:ol_refill:s1", "json")) as { f: Record<string, { v: unknown }> };
     expect(Object.values(refilled.f).map((x) => x.v)).toEqual([0.3]);
     // The entity with no values is remembered as empty, and a later write replaces that at once.
-    expect(await env.ONLINE.get("v1:ol_refill:s2", "json")).toEqual({ f: {} });
+    expect(await env.ONLINE.get("v2:ol_refill:s2", "json")).toEqual({ f: {} });
     await callJson("POST", "/api/v1/features/refill_rate/values", 200, { body: { entity_id: "s2", value: 0.9 } });
     expect((await online({ features: ["refill_rate"], entity_ids: ["s2"] })).results[0].values.refill_rate).toBe(0.9);
   });

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { call, callJson, registerFeature } from "./helpers";
 
-const vectorOf = (group: string, entity: string) => env.ONLINE.get(`v1:${group}:${entity}`, "json") as Promise<{ f: Record<string, { n: string; v: unknown; t: number }> } | null>;
+const vectorOf = (group: string, entity: string) => env.ONLINE.get(`v2:${group}:${entity}`, "json") as Promise<{ f: Record<string, { n: string; v: unknown; t: string }> } | null>;
 const namesIn = (vector: Awaited<ReturnType<typeof vectorOf>>) => Object.values(vector?.f ?? {}).map((x) => [x.n, x.v]);
 
 describe("online cache", () => {
@@ -31,7 +31,7 @@ describe("online cache", () => {
   it("falls back to D1 when KV misses, then refills KV", async () => {
     await registerFeature({ name: "fallback_score", feature_group: "fallback_g" });
     await callJson("POST", "/api/v1/features/fallback_score/values", 200, { body: { entity_id: "u1", value: 0.75, timestamp: "2024-01-01T00:00:00Z" } });
-    await env.ONLINE.delete("v1:fallback_g:u1");
+    await env.ONLINE.delete("v2:fallback_g:u1");
 
     const ctx = createExecutionContext();
     const req = new Request("http://fstore.test/api/v1/features/fallback_score/values/u1", { headers: { authorization: `Bearer ${env.FSTORE_ADMIN_KEY}` } });
@@ -53,8 +53,8 @@ describe("online cache", () => {
 
     // Drive the consumer directly with the message the write enqueued: q499 is cached (stale), q498 is not.
     const keys = items.map((i) => ({ group: "queued_g", entityId: i.entity_id }));
-    await Promise.all(keys.map((k) => env.ONLINE.delete(`v1:${k.group}:${k.entityId}`)));
-    await env.ONLINE.put("v1:queued_g:q499", JSON.stringify({ f: {} }));
+    await Promise.all(keys.map((k) => env.ONLINE.delete(`v2:${k.group}:${k.entityId}`)));
+    await env.ONLINE.put("v2:queued_g:q499", JSON.stringify({ f: {} }));
     const batch = createMessageBatch("fstore-jobs", [{ id: "m1", timestamp: new Date(), attempts: 1, body: { type: "refresh-online", keys } }]);
     const ctx = createExecutionContext();
     await worker.queue(batch, env, ctx);
@@ -88,8 +88,8 @@ describe("queued online-cache refresh", () => {
       ],
     });
     // Both vectors are cached but stale, so the merged refresh must rebuild them.
-    await env.ONLINE.put("v1:merged_g:m1", JSON.stringify({ f: {} }));
-    await env.ONLINE.put("v1:merged_g:m2", JSON.stringify({ f: {} }));
+    await env.ONLINE.put("v2:merged_g:m1", JSON.stringify({ f: {} }));
+    await env.ONLINE.put("v2:merged_g:m2", JSON.stringify({ f: {} }));
     const batch = createMessageBatch("fstore-jobs", [
       { id: "a", timestamp: new Date(), attempts: 1, body: { type: "refresh-online", keys: [{ group: "merged_g", entityId: "m1" }] } },
       { id: "b", timestamp: new Date(), attempts: 1, body: { type: "refresh-online", keys: [{ group: "merged_g", entityId: "m1" }, { group: "merged_g", entityId: "m2" }] } },

@@ -18,17 +18,25 @@ function describe(raw: unknown): string {
 }
 
 /** Epoch numbers: up to 1e11 are seconds (until year 5138), up to 1e14 milliseconds, beyond microseconds. */
-function epochMicros(n: number): number | null {
+function epochMicros(n: number): bigint | null {
   if (!Number.isFinite(n)) return null;
   const abs = Math.abs(n);
-  if (abs < 1e11) return Math.round(n * 1e6);
-  if (abs < 1e14) return Math.round(n * 1e3);
-  return Math.round(n);
+  if (abs < 1e11) return BigInt(Math.round(n * 1e6));
+  if (abs < 1e14) return BigInt(Math.round(n * 1e3));
+  return BigInt(Math.round(n));
 }
 
-export function fileTimestamp(raw: unknown): number | null {
+/** The same rule for integers, in exact integer arithmetic. */
+function epochMicrosBig(n: bigint): bigint {
+  const abs = n < 0n ? -n : n;
+  if (abs < 100_000_000_000n) return n * 1_000_000n;
+  if (abs < 100_000_000_000_000n) return n * 1000n;
+  return n;
+}
+
+export function fileTimestamp(raw: unknown): bigint | null {
   if (typeof raw === "number") return epochMicros(raw);
-  if (typeof raw === "bigint") return epochMicros(Number(raw));
+  if (typeof raw === "bigint") return epochMicrosBig(raw);
   if (typeof raw === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(raw)) return epochMicros(Number(raw));
   return timestampMicros(raw);
 }
@@ -53,7 +61,7 @@ function fileValue(type: ValueType, raw: unknown): unknown {
   return coerceValue(type, raw);
 }
 
-export function shapeFileRow(type: ValueType, raw: [unknown, unknown, unknown], rowNumber: number, columns: MappedColumns, runMicros: number): ShapedRow {
+export function shapeFileRow(type: ValueType, raw: [unknown, unknown, unknown], rowNumber: number, columns: MappedColumns, runMicros: bigint): ShapedRow {
   const [rawEntity, rawValue, rawTs] = raw;
   if (rawEntity === null || rawEntity === undefined || rawEntity === "") throw new FileError(`row ${rowNumber}, column '${columns.entity}' (entity_column): empty`);
   let entityId: string;

@@ -106,7 +106,8 @@ interface LakeRunRow {
   files_matched: number;
   files_skipped: number;
   next_seq: number;
-  max_ts: number | null;
+  /** Microseconds as digits (read with CAST AS TEXT: exact beyond 2^53). */
+  max_ts: string | null;
 }
 
 interface ScheduleRow {
@@ -229,7 +230,7 @@ async function readOneFile(env: Bindings, feature: FeatureRow, runId: string, st
   const stageFrom = file.stageFrom ?? state.next_seq;
   const name = `${store.location}/${file.key}`;
   let cursor = { row: file.cursorRow, byte: file.cursorByte };
-  let maxTs = state.max_ts;
+  let maxTs = state.max_ts === null ? null : BigInt(state.max_ts);
   let pending: ShapedRow[] = [];
   let done = false;
 
@@ -240,7 +241,7 @@ async function readOneFile(env: Bindings, feature: FeatureRow, runId: string, st
     for (const chunk of stageChunks(pending, seq)) statements.push(stage.bind(runId, chunk));
     const nextSeq = seq + pending.length;
     statements.push(
-      db.prepare("UPDATE lake_runs SET next_seq = ?2, max_ts = ?3 WHERE run_id = ?1").bind(runId, nextSeq, maxTs),
+      db.prepare("UPDATE lake_runs SET next_seq = ?2, max_ts = ?3 WHERE run_id = ?1").bind(runId, nextSeq, maxTs === null ? null : maxTs.toString()),
       db.prepare("UPDATE feature_schedules SET lease_until = ?3 WHERE feature_id = ?1 AND lease_run_id = ?2").bind(feature.id, runId, Date.now() + LEASE_MS),
       db
         .prepare("UPDATE run_files SET status = 'reading', stage_from = ?3, cursor_row = ?4, cursor_byte = ?5, rows_read = ?4 WHERE run_id = ?1 AND seq = ?2")
@@ -278,7 +279,7 @@ async function readOneFile(env: Bindings, feature: FeatureRow, runId: string, st
       throw leaseLost(err) ? new SourceError("unknown", "the run lost its lease (it ran longer than the lease allows) and was abandoned") : err;
     });
     state.next_seq = nextSeq;
-    state.max_ts = maxTs;
+    state.max_ts = maxTs === null ? null : maxTs.toString();
     budget.rows -= pending.length;
     pending = [];
     if (finish) await refreshFile(env, feature, runId, stageFrom, nextSeq);
@@ -363,7 +364,7 @@ async function finish(db: D1Database, feature: FeatureRow, runId: string, state:
   if (error === null && failedCount > 0) {
     error = `${failedCount} of ${counts?.total ?? 0} files failed (the others were ingested): ${failed.map((f) => f.error).join("; ")}`;
   }
-  const watermark = state.max_ts === null ? schedule.watermark : formatTimestamp(state.max_ts);
+  const watermark = state.max_ts === null ? schedule.watermark : formatTimestamp(BigInt(state.max_ts));
   const statements = [
     db.prepare("DELETE FROM run_values WHERE run_id = ?1 AND seq >= (SELECT coalesce(min(stage_from), 1e18) FROM run_files WHERE run_id = ?1 AND status IN ('reading', 'pending'))").bind(runId),
     db
@@ -420,7 +421,7 @@ export async function executeFileRun(env: Bindings, feature: FeatureRow, runId: 
     const started = (await db.prepare("SELECT started_at FROM runs WHERE id = ?1").bind(runId).first<{ started_at: number }>())?.started_at ?? now;
     const schedule = (await db.prepare("SELECT failures, watermark FROM feature_schedules WHERE feature_id = ?1").bind(feature.id).first<ScheduleRow>()) as ScheduleRow;
     const state = (await db
-      .prepare("SELECT files_matched, files_skipped, next_seq, max_ts FROM lake_runs WHERE run_id = ?1")
+      .prepare("SELECT files_matched, files_skipped, next_seq, CAST(max_ts AS TEXT) AS max_ts FROM lake_runs WHERE run_id = ?1")
       .bind(runId)
       .first<LakeRunRow>()) as LakeRunRow;
     const budget: Budget = { rows: rowsPerInvocation, files: FILES_PER_INVOCATION, deadline: now + INVOCATION_MS };

@@ -196,7 +196,7 @@ export async function executeRun(env: Bindings, feature: FeatureRow, runId: stri
   const schedule = (await db.prepare("SELECT failures, watermark, lease_run_id FROM feature_schedules WHERE feature_id = ?1").bind(feature.id).first<ScheduleRow>()) as ScheduleRow;
 
   let rowsRead = 0;
-  let maxTs: number | null = null;
+  let maxTs: bigint | null = null;
   try {
     const connectorName = feature.source.connector;
     if (typeof connectorName !== "string") throw new ShapeError("the feature names no connector: set 'connector' to a connector's name");

@@ -137,7 +137,7 @@ feastRoutes.post("/get-online-features", requireScope("read"), async (c) => {
     ...features.map((_, f) => ({
       values: cells.map((row) => row[f]?.value ?? null),
       statuses: cells.map((row) => row[f]?.status ?? "NOT_FOUND"),
-      event_timestamps: cells.map((row) => (row[f]?.ts == null ? EPOCH : formatTimestamp(row[f]?.ts as number))),
+      event_timestamps: cells.map((row) => (row[f]?.ts == null ? EPOCH : formatTimestamp(row[f]?.ts as bigint))),
     })),
   ];
   const names = features.map((f) => (body.full_feature_names ? `${f.featureGroup}__${f.name}` : f.name));

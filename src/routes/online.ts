@@ -117,7 +117,7 @@ export const onlineRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       const clash = features.find((f) => f.name === "entity_id" || f.name === "timestamp");
       if (clash) throw new ApiError("VALIDATION_FAILED", `feature '${clash.name}' collides with the entity_id/timestamp columns of a training set`);
       const format = negotiateFormat(body.format, c.req.header("accept"));
-      const rows = body.entity_rows.map((r) => ({ entityId: r.entity_id, ts: parseTimestamp(r.timestamp) as number }));
+      const rows = body.entity_rows.map((r) => ({ entityId: r.entity_id, ts: parseTimestamp(r.timestamp) as bigint }));
       const stream = encodeTraining(format, features, pointInTime(c.env.DB, features, rows));
       return new Response(stream, { status: 200, headers: { "content-type": contentTypes[format] } }) as never;
     },

@@ -13,7 +13,7 @@ import { FeatureIdParam } from "../schemas/feature";
 import { Batch, BatchItem, BatchResult, History, HistoryQuery, LatestValue, ValuePathParams, ValuePush, WrittenValue } from "../schemas/value";
 import { readVector, refreshVectors } from "../storage/online-cache";
 import { readHistory, readLatest } from "../storage/values";
-import { formatTimestamp, nowMicros, parseTimestamp } from "../time";
+import { formatTimestamp, isExpired, microsOf, nowMicros, parseTimestamp } from "../time";
 import { errorHook } from "../validation";
 
 const tags = ["values"];
@@ -97,10 +97,10 @@ export const valueRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       const { id, entity_id: entityId } = c.req.valid("param");
       const feature = await getFeature(c.env.DB, id);
       const cached = (await readVector(c.env.ONLINE, feature.featureGroup, entityId))?.f[feature.id];
-      const latest = cached ? { value: cached.v, ts: cached.t } : await readLatest(c.env.DB, feature.id, entityId);
+      const latest = cached ? { value: cached.v, ts: microsOf(cached.t) } : await readLatest(c.env.DB, feature.id, entityId);
       if (!latest) throw new ApiError("VALUE_NOT_FOUND", `feature '${feature.name}' has no value for entity '${entityId}'`);
       if (!cached) c.executionCtx.waitUntil(refreshVectors(c.env.DB, c.env.ONLINE, [{ group: feature.featureGroup, entityId }]));
-      if (feature.ttlSeconds !== null && nowMicros() - latest.ts > feature.ttlSeconds * 1_000_000) {
+      if (isExpired(latest.ts, feature.ttlSeconds, nowMicros())) {
         throw new ApiError("VALUE_EXPIRED", `the latest value of '${feature.name}' for '${entityId}' is older than the feature's ttl (${feature.ttlSeconds}s)`, {
           timestamp: formatTimestamp(latest.ts),
           ttl: feature.ttlSeconds,
@@ -124,8 +124,8 @@ export const valueRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
     async (c) => {
       const feature = await getFeature(c.env.DB, c.req.valid("param").id);
       const q = c.req.valid("query");
-      const start = q.start === undefined ? undefined : (parseTimestamp(q.start) as number);
-      const end = q.end === undefined ? undefined : (parseTimestamp(q.end) as number);
+      const start = q.start === undefined ? undefined : (parseTimestamp(q.start) as bigint);
+      const end = q.end === undefined ? undefined : (parseTimestamp(q.end) as bigint);
       if (start !== undefined && end !== undefined && start > end) throw new ApiError("VALIDATION_FAILED", "start must not be after end");
       const values = await readHistory(c.env.DB, feature.id, { entityId: q.entity_id, start, end, limit: q.limit });
       return c.json({ feature_id: feature.name, values }, 200);

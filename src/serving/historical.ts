@@ -9,11 +9,13 @@
  * response of 100,000 rows without holding it.
  */
 import type { FeatureRow } from "../db/schema";
+import { jsonRow } from "../storage/values";
+import { isExpired, microsOf, type Micros } from "../time";
 
 export interface EntityRow {
   entityId: string;
   /** Microseconds since the epoch. */
-  ts: number;
+  ts: Micros;
 }
 
 /** Cells per D1 query (rows × features). */
@@ -21,7 +23,7 @@ const CELLS_PER_QUERY = 4000;
 
 const pointInTimeSql = `
   SELECT r.key AS i, f.key AS j,
-    (SELECT json_array(v.value, v.ts) FROM feature_values v
+    (SELECT json_array(v.value, CAST(v.ts AS TEXT)) FROM feature_values v
       WHERE v.feature_id = f.value
         AND v.entity_id = json_extract(r.value, '$[0]')
         AND v.ts <= json_extract(r.value, '$[1]')
@@ -36,15 +38,15 @@ export async function* pointInTime(db: D1Database, features: FeatureRow[], rows:
   for (let start = 0; start < rows.length; start += chunkRows) {
     const chunk = rows.slice(start, start + chunkRows);
     const { results } = await statement
-      .bind(JSON.stringify(chunk.map((r) => [r.entityId, r.ts])), featureIds)
+      .bind(`[${chunk.map((r) => jsonRow([r.entityId, r.ts])).join(",")}]`, featureIds)
       .all<{ i: number; j: number; hit: string | null }>();
     const out = chunk.map((row) => ({ row, values: features.map((): unknown => null) }));
     for (const { i, j, hit } of results) {
       if (hit === null) continue;
-      const [valueJson, ts] = JSON.parse(hit) as [string, number];
+      const [valueJson, ts] = JSON.parse(hit) as [string, string];
       const feature = features[j] as FeatureRow;
       const entry = out[i] as { row: EntityRow; values: unknown[] };
-      if (feature.ttlSeconds !== null && entry.row.ts - ts > feature.ttlSeconds * 1_000_000) continue;
+      if (isExpired(microsOf(ts), feature.ttlSeconds, entry.row.ts)) continue;
       entry.values[j] = JSON.parse(valueJson);
     }
     yield out;

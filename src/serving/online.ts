@@ -7,13 +7,14 @@
 import type { FeatureRow } from "../db/schema";
 import { ApiError } from "../errors";
 import { loadVectors, vectorKey, type Vector } from "../storage/online-cache";
+import { isExpired, microsOf, nowMicros, type Micros } from "../time";
 
 export type Status = "PRESENT" | "NOT_FOUND" | "OUTSIDE_MAX_AGE" | "NULL_VALUE";
 
 export interface Cell {
   value: unknown;
   /** Microseconds since the epoch, or null when there is no value. */
-  ts: number | null;
+  ts: Micros | null;
   status: Status;
 }
 
@@ -36,7 +37,7 @@ export async function readOnline(
   features: FeatureRow[],
   entityIds: string[],
   waitUntil: (p: Promise<unknown>) => void,
-  now = Date.now() * 1000,
+  now = nowMicros(),
 ): Promise<Cell[][]> {
   const groups = [...new Set(features.map((f) => f.featureGroup))];
   const uniqueEntities = [...new Set(entityIds)];
@@ -81,10 +82,9 @@ export async function readOnline(
     features.map((feature): Cell => {
       const cached = vectors.get(vectorKey(feature.featureGroup, entityId))?.f[feature.id];
       if (!cached) return { value: null, ts: null, status: "NOT_FOUND" };
-      if (feature.ttlSeconds !== null && now - cached.t > feature.ttlSeconds * 1_000_000) {
-        return { value: null, ts: cached.t, status: "OUTSIDE_MAX_AGE" };
-      }
-      return { value: cached.v, ts: cached.t, status: cached.v === null ? "NULL_VALUE" : "PRESENT" };
+      const ts = microsOf(cached.t);
+      if (isExpired(ts, feature.ttlSeconds, now)) return { value: null, ts, status: "OUTSIDE_MAX_AGE" };
+      return { value: cached.v, ts, status: cached.v === null ? "NULL_VALUE" : "PRESENT" };
     }),
   );
 }

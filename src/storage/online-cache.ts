@@ -12,8 +12,8 @@ export interface CachedValue {
   /** Feature name, for humans reading KV. */
   n: string;
   v: unknown;
-  /** Microseconds since the epoch. */
-  t: number;
+  /** Microseconds since the epoch, as decimal digits (exact beyond 2^53; see time.ts). */
+  t: string;
 }
 
 export interface Vector {
@@ -26,7 +26,8 @@ export interface GroupEntity {
   entityId: string;
 }
 
-export const vectorKey = (group: string, entityId: string) => `v1:${group}:${entityId}`;
+// v2: `t` became a digit string.
+export const vectorKey = (group: string, entityId: string) => `v2:${group}:${entityId}`;
 
 /** Past this many touched vectors a write hands the refresh to the jobs queue. */
 export const INLINE_REFRESH_LIMIT = 200;
@@ -41,12 +42,12 @@ export async function readVector(kv: KVNamespace, group: string, entityId: strin
 export async function loadVectors(db: D1Database, group: string, entityIds: string[]): Promise<Map<string, Vector>> {
   const { results } = await db
     .prepare(
-      `SELECT l.entity_id AS e, l.feature_id AS id, f.name AS n, l.value AS v, l.ts AS t
+      `SELECT l.entity_id AS e, l.feature_id AS id, f.name AS n, l.value AS v, CAST(l.ts AS TEXT) AS t
          FROM features f JOIN feature_latest l ON l.feature_id = f.id
         WHERE f.feature_group = ?1 AND l.entity_id IN (SELECT value FROM json_each(?2))`,
     )
     .bind(group, JSON.stringify(entityIds))
-    .all<{ e: string; id: number; n: string; v: string; t: number }>();
+    .all<{ e: string; id: number; n: string; v: string; t: string }>();
   const vectors = new Map<string, Vector>();
   for (const r of results) {
     let vector = vectors.get(r.e);

@@ -6,13 +6,13 @@
  * `json_each`: D1 allows 100 bound parameters per statement, so binding each column would
  * cap a statement at 25 rows; this way one statement carries up to CHUNK_ROWS rows.
  */
-import { formatTimestamp } from "../time";
+import { formatTimestamp, microsOf, type Micros } from "../time";
 
 export interface ValueRow {
   featureId: number;
   entityId: string;
   /** Microseconds since the epoch. */
-  ts: number;
+  ts: Micros;
   /** The value, JSON-encoded. */
   value: string;
 }
@@ -34,15 +34,20 @@ const upsertLatest = `INSERT INTO feature_latest (feature_id, entity_id, ts, val
   ON CONFLICT (feature_id, entity_id) DO UPDATE SET ts = excluded.ts, value = excluded.value
   WHERE excluded.ts >= feature_latest.ts`;
 
+/** A row of column values as JSON; bigints (microseconds) as exact JSON integers, which JSON.stringify refuses. */
+export function jsonRow(row: readonly unknown[]): string {
+  return `[${row.map((v) => (typeof v === "bigint" ? v.toString() : JSON.stringify(v))).join(",")}]`;
+}
+
 /**
- * Packs rows (each a JSON array of column values) into JSON arrays small enough to bind as one
+ * Packs rows (each an array of column values) into JSON arrays small enough to bind as one
  * parameter and unpack with `json_each`: at most CHUNK_ROWS rows and about CHUNK_BYTES each.
  */
-export function* jsonArrayChunks(rows: Iterable<unknown[]>): Generator<string> {
+export function* jsonArrayChunks(rows: Iterable<readonly unknown[]>): Generator<string> {
   let parts: string[] = [];
   let bytes = 0;
   for (const row of rows) {
-    const part = JSON.stringify(row);
+    const part = jsonRow(row);
     if (parts.length > 0 && (parts.length >= CHUNK_ROWS || bytes + part.length > CHUNK_BYTES)) {
       yield `[${parts.join(",")}]`;
       parts = [];
@@ -69,44 +74,45 @@ export async function writeValues(db: D1Database, rows: ValueRow[]): Promise<voi
 
 export interface LatestValue {
   value: unknown;
-  ts: number;
+  ts: Micros;
 }
 
 export async function readLatest(db: D1Database, featureId: number, entityId: string): Promise<LatestValue | null> {
   const row = await db
-    .prepare("SELECT value, ts FROM feature_latest WHERE feature_id = ?1 AND entity_id = ?2")
+    .prepare("SELECT value, CAST(ts AS TEXT) AS ts FROM feature_latest WHERE feature_id = ?1 AND entity_id = ?2")
     .bind(featureId, entityId)
-    .first<{ value: string; ts: number }>();
-  return row ? { value: JSON.parse(row.value), ts: row.ts } : null;
+    .first<{ value: string; ts: string }>();
+  return row ? { value: JSON.parse(row.value), ts: microsOf(row.ts) } : null;
 }
 
 export interface HistoryQuery {
   entityId?: string;
-  start?: number;
-  end?: number;
+  start?: Micros;
+  end?: Micros;
   limit: number;
 }
 
 /** Values of one feature, newest first, optionally for one entity and within [start, end]. */
 export async function readHistory(db: D1Database, featureId: number, q: HistoryQuery) {
   const where = ["feature_id = ?1"];
+  // Microseconds are bound as digits: D1 binds no bigint, and the INTEGER column compares them as numbers.
   const params: (number | string)[] = [featureId];
   if (q.entityId !== undefined) {
     params.push(q.entityId);
     where.push(`entity_id = ?${params.length}`);
   }
   if (q.start !== undefined) {
-    params.push(q.start);
+    params.push(q.start.toString());
     where.push(`ts >= ?${params.length}`);
   }
   if (q.end !== undefined) {
-    params.push(q.end);
+    params.push(q.end.toString());
     where.push(`ts <= ?${params.length}`);
   }
   params.push(q.limit);
   const { results } = await db
-    .prepare(`SELECT entity_id, ts, value FROM feature_values WHERE ${where.join(" AND ")} ORDER BY ts DESC, entity_id LIMIT ?${params.length}`)
+    .prepare(`SELECT entity_id, CAST(ts AS TEXT) AS ts, value FROM feature_values WHERE ${where.join(" AND ")} ORDER BY feature_values.ts DESC, entity_id LIMIT ?${params.length}`)
     .bind(...params)
-    .all<{ entity_id: string; ts: number; value: string }>();
-  return results.map((r) => ({ entity_id: r.entity_id, value: JSON.parse(r.value) as unknown, timestamp: formatTimestamp(r.ts) }));
+    .all<{ entity_id: string; ts: string; value: string }>();
+  return results.map((r) => ({ entity_id: r.entity_id, value: JSON.parse(r.value) as unknown, timestamp: formatTimestamp(microsOf(r.ts)) }));
 }
