@@ -4,8 +4,8 @@
  * KV only caches what is derived from these tables.
  *
  * Timestamps of values are integer microseconds since the Unix epoch (Python clients send
- * microseconds; a JS number holds them exactly until the year 2255). Bookkeeping times
- * (`created_at`, ...) are milliseconds.
+ * microseconds), exact from 0001 to 9999: 64-bit integers here, bigint in the Worker (src/time.ts).
+ * Bookkeeping times (`created_at`, ...) are milliseconds.
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
