@@ -8,11 +8,10 @@ import type { FeatureRow } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
 import { findFeatures } from "../registry/features";
-import { distinctGroupEntities, INLINE_REFRESH_LIMIT, refreshVectors, REFRESH_JOB_SIZE, type GroupEntity } from "../storage/online-cache";
+import { distinctGroupEntities, refreshOnline } from "../storage/online-cache";
 import { writeValues, type ValueRow } from "../storage/values";
 import { nowMicros, parseTimestamp } from "../time";
 import { checkValue } from "../value-types";
-import { enqueueJobs } from "../jobs/messages";
 
 export interface IncomingValue {
   entity_id: string;
@@ -71,18 +70,3 @@ export async function commitValues(env: Bindings, rows: ValueRow[], groupOf: (fe
   await refreshOnline(env, touched);
 }
 
-async function refreshOnline(env: Bindings, touched: GroupEntity[]): Promise<void> {
-  if (touched.length <= INLINE_REFRESH_LIMIT) {
-    try {
-      return await refreshVectors(env.DB, env.ONLINE, touched);
-    } catch (err) {
-      // The values are committed; the cache can catch up from the queue instead.
-      console.error(`inline online-cache refresh failed, queueing it: ${(err as Error).message}`);
-    }
-  }
-  const jobs = [];
-  for (let i = 0; i < touched.length; i += REFRESH_JOB_SIZE) {
-    jobs.push({ type: "refresh-online" as const, keys: touched.slice(i, i + REFRESH_JOB_SIZE) });
-  }
-  await enqueueJobs(env.JOBS, jobs);
-}

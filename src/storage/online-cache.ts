@@ -7,6 +7,8 @@
  * within about 60 seconds elsewhere. Entries are keyed inside by the feature's numeric id, which
  * is never reused, so a deleted-then-recreated feature never serves an old value.
  */
+import type { Bindings } from "../env";
+import { enqueueJobs } from "../jobs/messages";
 
 export interface CachedValue {
   /** Feature name, for humans reading KV. */
@@ -96,6 +98,26 @@ export async function refreshCachedVectors(db: D1Database, kv: KVNamespace, keys
   }
   await Promise.all(reads);
   if (cached.length > 0) await refreshVectors(db, kv, cached);
+}
+
+/**
+ * Brings the vectors of freshly committed values up to date: inline for small writes, through the
+ * jobs queue (`refresh-online`) for large ones — a Worker invocation may make only so many KV calls.
+ */
+export async function refreshOnline(env: Bindings, touched: GroupEntity[]): Promise<void> {
+  if (touched.length <= INLINE_REFRESH_LIMIT) {
+    try {
+      return await refreshVectors(env.DB, env.ONLINE, touched);
+    } catch (err) {
+      // The values are committed; the cache can catch up from the queue instead.
+      console.error(`inline online-cache refresh failed, queueing it: ${(err as Error).message}`);
+    }
+  }
+  const jobs = [];
+  for (let i = 0; i < touched.length; i += REFRESH_JOB_SIZE) {
+    jobs.push({ type: "refresh-online" as const, keys: touched.slice(i, i + REFRESH_JOB_SIZE) });
+  }
+  await enqueueJobs(env.JOBS, jobs);
 }
 
 /** Distinct (group, entity) pairs, in first-seen order. */
