@@ -30,7 +30,7 @@ export default defineConfig(async () => {
                   TEST_AZURE_SAS: inject("lakeAzureSas"),
                   TEST_AZURE_WRITE_SAS: inject("lakeAzureWriteSas"),
                   // Small enough that the large test files take several invocations (test/lake-fixtures.ts).
-                  FSTORE_LAKE_ROWS_PER_INVOCATION: "5000",
+                  FSTORE_RUN_ROWS_PER_INVOCATION: "5000",
                   TEST_MIGRATIONS: migrations,
                   FSTORE_ADMIN_KEY: "test-admin-key-0123456789abcdef",
                   FSTORE_SECRET_KEY: "test-secret-key-0123456789abcdef",

@@ -6,7 +6,7 @@ import { adlsConnector } from "./adls";
 import { mysqlConnector } from "./mysql";
 import { postgres } from "./postgres";
 import { s3Connector } from "./s3";
-import type { Connector } from "./types";
+import type { AnyConnector } from "./types";
 
 export const connectorTypes = {
   postgres,
@@ -20,11 +20,11 @@ export const connectorTypes = {
   /** The guide's `AzureDataLakeConnector` (SAS token credential). */
   adls: adlsConnector,
   azure_data_lake: adlsConnector,
-} satisfies Record<string, Connector>;
+} satisfies Record<string, AnyConnector>;
 
 export type ConnectorType = keyof typeof connectorTypes;
 export const connectorTypeNames = Object.keys(connectorTypes) as [ConnectorType, ...ConnectorType[]];
 
-export function connectorFor(type: string): Connector | undefined {
-  return (connectorTypes as Record<string, Connector>)[type];
+export function connectorFor(type: string): AnyConnector | undefined {
+  return Object.hasOwn(connectorTypes, type) ? (connectorTypes as Record<string, AnyConnector>)[type] : undefined;
 }

@@ -1,8 +1,15 @@
 /**
- * The connector interface every SQL source implements. A connector is a config schema (with its
- * secret fields marked), a connection test, and `pull`, which runs a query read-only and yields
- * bounded batches of `{entity_id, value, timestamp}` rows. Adding a source is adding a folder
- * next to this file and one line in registry.ts.
+ * The connector contract. A connector is one of three kinds, each a config schema (secret fields
+ * marked with `secret()`), a connection test and ONE capability:
+ *
+ * - `sql`: `query` runs one read-only SELECT and yields raw rows in bounded batches;
+ * - `object_store`: `open` gives an ObjectStore that lists keys and reads byte ranges;
+ * - `stream`: the records come from a bridge process (Kafka, Pulsar) posting to the Worker, so the
+ *   Worker-side capability is describing how the bridge subscribes.
+ *
+ * Connectors only fetch: turning cells into feature values (types, timestamps, limits) happens in
+ * the Worker's one write path (src/ingest). Nothing here imports src/. Adding a source is adding a
+ * folder beside this file and one line in registry.ts.
  */
 import { z } from "zod";
 
@@ -13,65 +20,6 @@ export const secretFields = z.registry<{ secret: true }>();
 export function secret<T extends z.ZodType>(schema: T): T {
   secretFields.add(schema, { secret: true });
   return schema;
-}
-
-/** One row as the query returned it, before it is checked against the feature's value type. */
-export interface PulledRow {
-  entity_id: unknown;
-  value: unknown;
-  /** What the timestamp column held (Date, string), or undefined when the query has none. */
-  timestamp: unknown;
-}
-
-export interface PullOptions {
-  /** The previous run's watermark (RFC 3339, UTC), bound to `:since`; null on a first run. */
-  since: string | null;
-  /** Rows per batch; a batch is all a pull holds in memory. */
-  batchSize: number;
-  /** Statement timeout in milliseconds. */
-  timeoutMs: number;
-}
-
-/** The columns a query returned, for the shape check (connectors/shape.ts). */
-export interface PullBatch {
-  columns: string[];
-  rows: unknown[][];
-}
-
-/** Why a connection test or a pull failed, in words a user can act on. */
-export type FailureKind = "dns" | "refused" | "auth" | "database" | "timeout" | "query" | "read_only" | "connection_lost" | "tls" | "unknown";
-
-export interface TestResult {
-  ok: boolean;
-  kind?: FailureKind;
-  message: string;
-  /** Server version, when connected. */
-  server?: string;
-  latency_ms: number;
-}
-
-/** A failure talking to a source, classified. Messages never contain the password. */
-export class SourceError extends Error {
-  constructor(
-    readonly kind: FailureKind,
-    message: string,
-  ) {
-    super(message);
-    this.name = "SourceError";
-  }
-}
-
-export interface Connector<Schema extends z.ZodObject = z.ZodObject> {
-  type: string;
-  /** Config as the guide writes it (host, port, database, user, password) plus ssl and options. */
-  configSchema: Schema;
-  /** Connects, runs a trivial read, disconnects; never throws. */
-  test(config: z.infer<Schema>): Promise<TestResult>;
-  /**
-   * Runs `query` in a read-only transaction with a statement timeout and yields its rows in
-   * batches of at most `batchSize` raw column arrays. `:since` in the query is bound as a parameter.
-   */
-  pull(config: z.infer<Schema>, query: string, options: PullOptions): AsyncGenerator<PullBatch>;
 }
 
 /** Names of the fields of `schema` marked with `secret()`. */
@@ -91,12 +39,110 @@ function isSecret(field: z.ZodType): boolean {
   }
 }
 
-/**
- * Replaces each `:since` in `query` with the driver's placeholder (`$1` or `?`) — the watermark is
- * always bound, never pasted into SQL. A Postgres cast like `x::since` is left alone.
- */
-export function bindSince(query: string, placeholder: (n: number) => string): { sql: string; count: number } {
-  let count = 0;
-  const sql = query.replace(/(?<![:\w]):since\b/g, () => placeholder(++count));
-  return { sql, count };
+/** Why a connection test or a read failed, in words a user can act on. */
+export type FailureKind = "dns" | "refused" | "auth" | "database" | "timeout" | "query" | "read_only" | "connection_lost" | "tls" | "unknown";
+
+export interface TestResult {
+  ok: boolean;
+  kind?: FailureKind;
+  message: string;
+  /** Server version, when connected. */
+  server?: string;
+  latency_ms: number;
 }
+
+/** A failure talking to a source, classified. Messages never contain a secret. */
+export class SourceError extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = "SourceError";
+  }
+}
+
+/**
+ * A point in time a source hands over exactly (Parquet TIMESTAMP MICROS/NANOS, INT96): microseconds
+ * since the epoch, where a JS Date would keep only milliseconds.
+ */
+export class Instant {
+  constructor(readonly micros: bigint) {}
+}
+
+interface ConnectorBase<Kind extends string, Schema extends z.ZodObject> {
+  /** The type name users write (`postgres`, `s3`, ...). */
+  type: string;
+  kind: Kind;
+  /** Config as the guide writes it, plus the options the source needs. */
+  configSchema: Schema;
+  /** Connects, does the cheapest real read, disconnects; never throws. */
+  test(config: z.infer<Schema>): Promise<TestResult>;
+}
+
+// --- sql -------------------------------------------------------------------------------------------
+
+export interface QueryRequest {
+  /** The feature's query: exactly one SELECT (or WITH/VALUES/TABLE) statement; `:since` is bound. */
+  sql: string;
+  /** The previous run's watermark (RFC 3339, UTC) bound to each `:since`; null on a first run. */
+  since: string | null;
+  /**
+   * Read in key order from just after `after` (keyset continuation of a run that did not fit one
+   * invocation): the result is ordered by the columns at `positions` (0-based) and only rows whose
+   * key is greater than `after` are returned. `columns` are the result's column names, as an
+   * earlier read of the same query reported them.
+   */
+  keyset?: { columns: string[]; positions: number[]; after: string[] | null };
+}
+
+export interface QueryOptions {
+  /** Rows per batch; a batch is all a read holds in memory. */
+  batchSize: number;
+  /** Statement timeout in milliseconds. */
+  timeoutMs: number;
+}
+
+/** Raw rows as the driver returned them, with the result's column names. */
+export interface QueryBatch {
+  columns: string[];
+  rows: unknown[][];
+}
+
+export interface SqlConnector<Schema extends z.ZodObject = z.ZodObject> extends ConnectorBase<"sql", Schema> {
+  /**
+   * Runs one read-only query inside a read-only transaction with a statement timeout and yields its
+   * rows in batches of at most `batchSize`. A query that is not one row-returning statement is
+   * refused before anything executes (SourceError kind "query").
+   */
+  query(config: z.infer<Schema>, request: QueryRequest, options: QueryOptions): AsyncGenerator<QueryBatch>;
+}
+
+// --- object_store ----------------------------------------------------------------------------------
+
+export interface ObjectInfo {
+  key: string;
+  /** The store's entity tag of this version of the object, quotes included as the store sends it. */
+  etag: string;
+  size: number;
+}
+
+export interface ObjectStore {
+  /** `s3://bucket` or `abfs://container@account`: how errors and run records name the store. */
+  readonly location: string;
+  /** Every object whose key starts with `prefix`, in key order, one listing page at a time. */
+  list(prefix: string): AsyncGenerator<ObjectInfo[]>;
+  /** Bytes [start, end) of `key`. With `etag`, a changed object fails (412) instead of mixing versions. */
+  read(key: string, start: number, end: number, etag?: string): Promise<Uint8Array>;
+  /** Lists at most one key: proves the credentials and the bucket/container. */
+  probe(): Promise<void>;
+}
+
+export interface ObjectStoreConnector<Schema extends z.ZodObject = z.ZodObject> extends ConnectorBase<"object_store", Schema> {
+  open(config: z.infer<Schema>): ObjectStore;
+}
+
+// --- the union -------------------------------------------------------------------------------------
+
+export type ConnectorKind = "sql" | "object_store" | "stream";
+export type AnyConnector = SqlConnector | ObjectStoreConnector;

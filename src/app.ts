@@ -10,7 +10,6 @@ import { featureRoutes } from "./routes/features";
 import { health, VERSION } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
 import { onlineRoutes } from "./routes/online";
-import { runFileRoutes } from "./routes/run-files";
 import { runRoutes } from "./routes/runs";
 import { valueRoutes } from "./routes/values";
 import { errorHook } from "./validation";
@@ -38,7 +37,6 @@ export function createApp() {
   app.route("/api/v1", keyRoutes);
   app.route("/api/v1", connectorRoutes);
   app.route("/api/v1", runRoutes);
-  app.route("/api/v1", runFileRoutes);
   app.route("/api/v1", onlineRoutes);
   app.route("/", feastRoutes);
 

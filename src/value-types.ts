@@ -1,31 +1,4 @@
-/**
- * Feature value types and the check that a pushed value matches its feature's type.
- * `null` is accepted for every type: it is an explicit "no value" (served as NULL_VALUE).
- */
+/** The value types a feature can have; the rules a value must follow are in ingest/rules.ts. */
 import type { ValueType } from "./db/schema";
 
 export const valueTypes = ["float", "int", "string", "bool", "float_list", "json"] as const satisfies readonly ValueType[];
-
-const isFiniteNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
-
-const checks: Record<ValueType, { ok: (v: unknown) => boolean; expected: string }> = {
-  float: { ok: isFiniteNumber, expected: "a number" },
-  int: { ok: (v) => Number.isSafeInteger(v), expected: "an integer" },
-  string: { ok: (v) => typeof v === "string", expected: "a string" },
-  bool: { ok: (v) => typeof v === "boolean", expected: "true or false" },
-  float_list: { ok: (v) => Array.isArray(v) && v.every(isFiniteNumber), expected: "an array of numbers" },
-  json: { ok: () => true, expected: "any JSON value" },
-};
-
-/** An error message when `value` does not fit `type`, otherwise null. */
-export function checkValue(type: ValueType, value: unknown): string | null {
-  if (value === null) return null;
-  const check = checks[type];
-  return check.ok(value) ? null : `value must be ${check.expected} for a feature of type ${type}, got ${describe(value)}`;
-}
-
-function describe(value: unknown): string {
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "number" && !Number.isInteger(value)) return `the number ${value}`;
-  return typeof value === "string" ? "a string" : typeof value === "object" ? "an object" : String(value);
-}

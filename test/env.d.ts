@@ -17,6 +17,6 @@ declare namespace Cloudflare {
     TEST_AZURE_SAS: string;
     /** Container SAS: read, add, create, write, delete, list. */
     TEST_AZURE_WRITE_SAS: string;
-    FSTORE_LAKE_ROWS_PER_INVOCATION: string;
+    FSTORE_RUN_ROWS_PER_INVOCATION: string;
   }
 }

@@ -5,9 +5,10 @@
  * features, and the errors naming file, column and row.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { readFileRows, type RowBatch } from "../connectors/files/read";
+import { readFileRows } from "../connectors/files/read";
+import type { RowBatch } from "../connectors/files/types";
 import { S3Config, S3Store } from "../connectors/s3";
-import { call, registerFeature } from "./helpers";
+import { call } from "./helpers";
 import {
   BAD_ROW,
   BAD_ROW_FILE,
@@ -21,7 +22,7 @@ import {
   typedRow,
   WIDE_GROUP,
 } from "./lake-fixtures";
-import { createConnector, ingest, latest, materialize, s3Config } from "./lake-helpers";
+import { createConnector, ingest, latest, s3Config } from "./lake-helpers";
 
 const CONNECTOR = "formats_s3";
 
@@ -147,11 +148,11 @@ describe("errors naming file, column and row", () => {
     expect(JSON.stringify(body.error)).toContain("ORC is not supported yet");
   });
 
-  it("a path whose format cannot be told fails the run saying so", async () => {
-    await registerFeature({ name: "err_no_format", connector: CONNECTOR, path: "globs/2024/02/notes.txt" });
-    const run = await materialize("err_no_format");
-    expect(run.status).toBe("failed");
-    expect(run.error).toContain("set 'format'");
+  it("a path whose format cannot be told is refused at registration (400), saying to set 'format'", async () => {
+    const res = await call("POST", "/api/v1/features", { body: { name: "err_no_format", connector: CONNECTOR, path: "globs/2024/02/notes.txt" } });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(await res.json())).toContain("set 'format'");
+    expect((await call("GET", "/api/v1/features/err_no_format")).status).toBe(404);
   });
 });
 

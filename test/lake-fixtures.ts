@@ -49,7 +49,7 @@ export const globEntity = (key: string) => key.replace(/^globs\//, "").replace(/
 export const MANY_FILES = 1050;
 export const manyKey = (i: number) => `many/part-${String(i).padStart(4, "0")}.csv`;
 
-/** large/: files bigger than one invocation's row budget (the tests set FSTORE_LAKE_ROWS_PER_INVOCATION=5000). */
+/** large/: files bigger than one invocation's row budget (the tests set FSTORE_RUN_ROWS_PER_INVOCATION=5000). */
 export const LARGE_ROWS = 12_000;
 export const LARGE_FILES = { "large/big.parquet": "lp", "large/big.csv": "lc", "large/big.json": "lj" } as const;
 export const TEST_ROWS_PER_INVOCATION = 5_000;

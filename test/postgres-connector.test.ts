@@ -151,7 +151,7 @@ describe("postgres connector: shapes and types", () => {
     await registerFeature({ name: "pg_bad_type", value_type: "int", connector: PG, query: "SELECT customer_id, status FROM orders" });
     const run = await materialize("pg_bad_type");
     expect(run.status).toBe("failed");
-    expect(run.error).toMatch(/row 1 .*value must be an integer/);
+    expect(run.error).toMatch(/^row 1, column 'status' \(value\): value must be an integer/);
     expect((await history("pg_bad_type")).values).toEqual([]);
   });
 });
@@ -204,8 +204,8 @@ describe("postgres connector: incremental runs and the result cache", () => {
     expect(retried).toMatchObject({ status: "succeeded", rows_read: 2, watermark: "2024-06-03T00:00:00Z" });
   });
 
-  it("does not write a value equal to the entity's latest again", async () => {
-    await registerFeature({ name: "pg_cached", connector: PG, query: "SELECT customer_id, SUM(amount) FROM purchases GROUP BY customer_id" });
+  it("does not write again a value already in history at the same timestamp", async () => {
+    await registerFeature({ name: "pg_cached", connector: PG, query: "SELECT customer_id, SUM(amount), max(purchased_at) FROM purchases GROUP BY customer_id" });
     expect(await materialize("pg_cached")).toMatchObject({ rows_read: 25, rows_written: 25, rows_unchanged: 0 });
     const again = await materialize("pg_cached");
     expect(again).toMatchObject({ status: "succeeded", rows_read: 25, rows_written: 0, rows_unchanged: 25 });
@@ -233,7 +233,7 @@ describe("postgres connector: read-only runs and failures", () => {
       await registerFeature({ name, connector: PG, query });
       const run = await materialize(name as string);
       expect(run.status).toBe("failed");
-      expect(run.error).toMatch(/query failed/);
+      expect(run.error).toMatch(/query failed|one SELECT/);
     }
     expect(await countOrders()).toBe(600);
   });
@@ -268,13 +268,13 @@ describe("postgres connector: read-only runs and failures", () => {
   });
 
   it("the source going away mid-run fails it and writes none of the rows already read", async () => {
-    // 40,000 rows read in batches; the server ends the connection once row 30,000 is produced.
+    // 9,000 rows read in batches of 5,000; the server ends the connection once row 7,000 is produced.
     await registerFeature({
       name: "pg_dies_midway",
       connector: PG,
       query: `SELECT i AS entity_id, i::float8 AS value
-                FROM generate_series(1, 40000) AS i
-               WHERE CASE WHEN i = 30000 THEN pg_terminate_backend(pg_backend_pid()) ELSE true END`,
+                FROM generate_series(1, 9000) AS i
+               WHERE CASE WHEN i = 7000 THEN pg_terminate_backend(pg_backend_pid()) ELSE true END`,
     });
     const run = await materialize("pg_dies_midway");
     expect(run.status).toBe("failed");

@@ -7,8 +7,8 @@
  */
 import { XMLParser } from "fast-xml-parser";
 import { z } from "zod";
-import { encodeKey, noQueries, REQUEST_TIMEOUT_MS, storeFetch, type LakeConnector, type ObjectInfo, type ObjectStore } from "../files/store";
-import { secret, SourceError, type TestResult } from "../types";
+import { encodeKey, REQUEST_TIMEOUT_MS, storeFetch, testStore } from "../files/store";
+import { secret, SourceError, type ObjectInfo, type ObjectStore, type ObjectStoreConnector } from "../types";
 
 export const AdlsConfig = z
   .object({
@@ -121,23 +121,10 @@ export class AdlsStore implements ObjectStore {
   }
 }
 
-async function test(config: AdlsConfig): Promise<TestResult> {
-  const started = Date.now();
-  const store = new AdlsStore(config);
-  try {
-    await store.probe();
-    return { ok: true, message: `listed ${store.location}`, server: "azure-blob", latency_ms: Date.now() - started };
-  } catch (err) {
-    const e = err instanceof SourceError ? err : new SourceError("unknown", String((err as Error)?.message ?? err));
-    return { ok: false, kind: e.kind, message: e.message, latency_ms: Date.now() - started };
-  }
-}
-
-export const adlsConnector: LakeConnector<typeof AdlsConfig> = {
+export const adlsConnector: ObjectStoreConnector<typeof AdlsConfig> = {
   type: "adls",
-  kind: "lake",
+  kind: "object_store",
   configSchema: AdlsConfig,
-  test,
-  pull: () => noQueries("adls"),
+  test: (config) => testStore(new AdlsStore(config), "azure-blob"),
   open: (config) => new AdlsStore(config),
 };

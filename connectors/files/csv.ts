@@ -5,7 +5,7 @@
  * is read again from the start of the file, then reading continues at the cursor's byte offset.
  */
 import Papa from "papaparse";
-import { describeColumns, FileError, type ReadOptions, type RowBatch } from "./read";
+import { describeColumns, FileError, type ReadOptions, type RowBatch } from "./types";
 import { bomLength, ByteWindow, csvScanner, decodeUtf8, nextBatchLength } from "./text";
 
 interface Header {

@@ -4,7 +4,7 @@
  * says, since `.json` files in lakes are often JSON Lines. Both are read in byte chunks: array
  * elements are cut by a bracket-depth scanner, so a large array never has to be parsed whole.
  */
-import { describeColumns, FileError, type ReadOptions, type RowBatch } from "./read";
+import { describeColumns, FileError, type ReadOptions, type RowBatch } from "./types";
 import { bomLength, ByteWindow, decodeUtf8, jsonArrayScanner, lineScanner, nextBatchLength } from "./text";
 
 /** Where rows start, and whether they are array elements or lines. */

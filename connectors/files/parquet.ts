@@ -4,12 +4,13 @@
  * so memory follows the row group, not the file. Every codec Parquet writers use is decoded:
  * snappy by hyparquet itself, gzip/brotli/lz4/zstd by hyparquet-compressors' pure-JS decoders.
  */
-import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type Compressors, type FileMetaData } from "hyparquet";
+import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type Compressors, type FileMetaData, type ParquetParsers } from "hyparquet";
 import { decompressBrotli } from "hyparquet-compressors/src/brotli.js";
 import { gunzip } from "hyparquet-compressors/src/gzip.js";
 import { decompressLz4, decompressLz4Raw } from "hyparquet-compressors/src/lz4.js";
 import { decompress as decompressZstd } from "fzstd";
-import { describeColumns, FileError, readBytes, type ReadOptions, type RowBatch } from "./read";
+import { Instant } from "../types";
+import { describeColumns, FileError, readBytes, type ReadOptions, type RowBatch } from "./types";
 
 /**
  * hyparquet-compressors' own `compressors` table builds its snappy decoder by compiling
@@ -22,6 +23,19 @@ export const compressors: Compressors = {
   ZSTD: (input) => decompressZstd(input),
   LZ4: decompressLz4,
   LZ4_RAW: decompressLz4Raw,
+};
+
+/**
+ * hyparquet turns TIMESTAMP/INT96 columns into JS Dates, which keep milliseconds only: rows 100 µs
+ * apart would collide. These parsers keep every timestamp exact to the microsecond (nanoseconds
+ * are truncated toward the past), and DATE columns as midnight UTC.
+ */
+const floorDiv = (n: bigint, d: bigint) => (n >= 0n || n % d === 0n ? n / d : n / d - 1n);
+export const exactTimestamps: Partial<ParquetParsers> = {
+  timestampFromMilliseconds: (ms) => new Instant(BigInt(ms) * 1000n),
+  timestampFromMicroseconds: (us) => new Instant(BigInt(us)),
+  timestampFromNanoseconds: (ns) => new Instant(floorDiv(BigInt(ns), 1000n)),
+  dateFromDays: (days) => new Instant(BigInt(days) * 86_400_000_000n),
 };
 
 /** Rows decoded at once at most, when a row group is larger. */
@@ -52,7 +66,7 @@ async function metadataOf(options: ReadOptions, file: AsyncBuffer): Promise<File
   try {
     // hyparquet reads 512 KiB from the end by default; footers are usually far smaller, and a
     // larger one is fetched in a second request. This read is repeated by each resumed invocation.
-    return await parquetMetadataAsync(file, { initialFetchSize: FOOTER_GUESS });
+    return await parquetMetadataAsync(file, { initialFetchSize: FOOTER_GUESS, parsers: exactTimestamps });
   } catch (err) {
     throw new FileError(`not a valid Parquet file: ${(err as Error).message}`);
   }
@@ -76,7 +90,7 @@ export async function* readParquet(options: ReadOptions): AsyncGenerator<RowBatc
       const to = Math.min(groupEnd, from + SLICE_ROWS);
       let rows: unknown[][] = [];
       try {
-        await parquetRead({ file, metadata, columns, rowStart: from, rowEnd: to, compressors, onComplete: (r) => (rows = r) });
+        await parquetRead({ file, metadata, columns, rowStart: from, rowEnd: to, compressors, parsers: exactTimestamps, onComplete: (r) => (rows = r) });
       } catch (err) {
         if ((err as Error).name === "SourceError") throw err;
         throw new FileError(`rows ${from + 1}-${to} could not be decoded (corrupt Parquet data?): ${(err as Error).message}`);

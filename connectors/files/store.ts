@@ -1,45 +1,10 @@
 /**
- * What a data-lake connector gives the file reader: an object store that lists keys page by page,
- * and reads byte ranges of one object version. S3 (connectors/s3) and Azure Data Lake
- * (connectors/adls) implement it over plain fetch; the formats in this folder only ever see
- * `ObjectStore`, so a new store is a folder with one class.
+ * What the object-store connectors share: fetch with a timeout whose network failures become
+ * SourceErrors naming the store, key encoding, and the connection test of any ObjectStore. S3
+ * (connectors/s3) and Azure Data Lake (connectors/adls) implement `ObjectStore` (connectors/types.ts)
+ * over plain fetch; the file formats in this folder only ever see `ObjectStore`.
  */
-import type { z } from "zod";
-import { SourceError, type Connector, type FailureKind, type PullBatch } from "../types";
-
-export interface ObjectInfo {
-  key: string;
-  /** The store's entity tag of this version of the object, quotes included as the store sends it. */
-  etag: string;
-  size: number;
-}
-
-export interface ObjectStore {
-  /** `s3://bucket` or `abfs://container@account`: how errors and run records name the store. */
-  readonly location: string;
-  /** Every object whose key starts with `prefix`, in key order, one listing page at a time. */
-  list(prefix: string): AsyncGenerator<ObjectInfo[]>;
-  /** Bytes [start, end) of `key`. With `etag`, a changed object fails (412) instead of mixing versions. */
-  read(key: string, start: number, end: number, etag?: string): Promise<Uint8Array>;
-  /** Lists at most one key: proves the credentials and the bucket/container. */
-  probe(): Promise<void>;
-}
-
-/** A connector whose source is files: it opens an ObjectStore instead of running queries. */
-export interface LakeConnector<Schema extends z.ZodObject = z.ZodObject> extends Connector<Schema> {
-  kind: "lake";
-  open(config: z.infer<Schema>): ObjectStore;
-}
-
-export function isLakeConnector(c: Connector): c is LakeConnector {
-  return (c as Partial<LakeConnector>).kind === "lake";
-}
-
-/** `pull` of a lake connector: features on it are file features (path + format), never SQL. */
-export async function* noQueries(type: string): AsyncGenerator<PullBatch> {
-  yield* [];
-  throw new SourceError("query", `a ${type} connector reads files: register the feature with 'path' and 'format' (or 'batch_config'), not a 'query'`);
-}
+import { SourceError, type FailureKind, type ObjectStore, type TestResult } from "../types";
 
 /** Request timeout of one store call, so a hung server fails a run instead of stalling it. */
 export const REQUEST_TIMEOUT_MS = 60_000;
@@ -67,3 +32,15 @@ export async function storeFetch(location: string, doFetch: () => Promise<Respon
 
 /** Encodes an object key for a URL path, keeping its slashes. */
 export const encodeKey = (key: string) => key.split("/").map(encodeURIComponent).join("/");
+
+/** The connection test of an object store: list one key. */
+export async function testStore(store: ObjectStore, server: string): Promise<TestResult> {
+  const started = Date.now();
+  try {
+    await store.probe();
+    return { ok: true, message: `listed ${store.location}`, server, latency_ms: Date.now() - started };
+  } catch (err) {
+    const e = err instanceof SourceError ? err : new SourceError("unknown", String((err as Error)?.message ?? err));
+    return { ok: false, kind: e.kind, message: e.message, latency_ms: Date.now() - started };
+  }
+}

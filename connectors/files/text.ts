@@ -6,7 +6,7 @@
  * The scanners only look at ASCII bytes (`"`, `\`, brackets, newline), which never occur inside
  * a multi-byte UTF-8 sequence, so cutting there never splits a character.
  */
-import { FileError, readBytes, type ReadOptions } from "./read";
+import { FileError, readBytes, type ReadOptions } from "./types";
 
 /** Bytes fetched per range request. */
 export const CHUNK_BYTES = 1024 * 1024;

@@ -1,14 +1,14 @@
 /**
  * MySQL and MariaDB through mysql2 over Workers TCP sockets (`nodejs_compat`; `disableEval`
- * because Workers forbid generated code). A pull runs in `START TRANSACTION READ ONLY` with a
+ * because Workers forbid generated code). A query runs in `START TRANSACTION READ ONLY` with a
  * statement timeout (MySQL `max_execution_time`, MariaDB `max_statement_time`) as a server-side
- * prepared statement whose rows are streamed: the socket is paused whenever a batch is full, so
- * only about one batch is held in memory.
+ * prepared statement whose rows are streamed (see `query`).
  */
 import mysql from "mysql2";
 import { z } from "zod";
 import { toSourceError } from "../errors";
-import { bindSince, secret, SourceError, type Connector, type PullBatch, type PullOptions, type TestResult } from "../types";
+import { bindSince, checkQueryStatement, SINCE_BEGINNING } from "../sql-statement";
+import { secret, SourceError, type QueryBatch, type QueryOptions, type QueryRequest, type SqlConnector, type TestResult } from "../types";
 
 export const MysqlConfig = z
   .object({
@@ -94,18 +94,57 @@ async function test(config: MysqlConfig): Promise<TestResult> {
   }
 }
 
-async function* pull(config: MysqlConfig, query: string, options: PullOptions): AsyncGenerator<PullBatch> {
-  const conn = await open(config);
-  const { sql, count } = bindSince(query.trim().replace(/;\s*$/, ""), () => "?");
+/** A backquoted MySQL identifier. */
+const ident = (name: string) => `\`${name.replace(/`/g, "``")}\``;
+
+/**
+ * The statement to run: the query itself, or — continuing a long run in key order — the query as a
+ * derived table ordered by the key, starting after the last key read. (MariaDB has no derived
+ * column lists, so the key columns are named as the first read reported them.)
+ */
+function statementOf(request: QueryRequest): { sql: string; params: string[] } {
+  const { sql, count } = bindSince(checkQueryStatement(request.sql, "mysql"), () => "?");
   // The watermark is UTC; DATETIME text without a zone compares as such.
-  const since = (options.since ?? "1970-01-01T00:00:00Z").replace("T", " ").replace(/Z$/, "");
+  const since = (request.since ?? SINCE_BEGINNING).replace("T", " ").replace(/Z$/, "");
   const params = Array.from({ length: count }, () => since);
+  const keyset = request.keyset;
+  if (!keyset) return { sql, params };
+  const key = keyset.positions.map((p) => `fstore_q.${ident(keyset.columns[p] as string)}`);
+  let where = "";
+  if (keyset.after) {
+    where = ` WHERE (${key.join(", ")}) > (${keyset.after.map(() => "?").join(", ")})`;
+    params.push(...keyset.after);
+  }
+  return { sql: `SELECT * FROM (${sql}) AS fstore_q${where} ORDER BY ${key.join(", ")}`, params };
+}
+
+/** Prepares `sql` server-side without running it: one statement only, and how many columns it returns. */
+function prepare(conn: Connection, sql: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // mysql2's typings omit them, but a prepared statement carries the server's column and parameter definitions.
+    conn.prepare(sql, (err, statement) => (err ? reject(err) : resolve((statement as unknown as { columns: unknown[] }).columns.length)));
+  });
+}
+
+/**
+ * Runs the query in `START TRANSACTION READ ONLY` with a statement timeout, as a server-side
+ * prepared statement whose rows are streamed: the socket is paused whenever a batch is full, so
+ * only about one batch is held in memory. The statement is prepared first and refused unless it
+ * returns rows: DDL such as DROP or TRUNCATE commits implicitly (ending the read-only transaction),
+ * so it must never reach execution.
+ */
+async function* query(config: MysqlConfig, request: QueryRequest, options: QueryOptions): AsyncGenerator<QueryBatch> {
+  const { sql, params } = statementOf(request);
+  const conn = await open(config);
   try {
     try {
       const [version] = (await run(conn, "SELECT VERSION() AS v")) as { v: string }[];
       if (/mariadb/i.test(version?.v ?? "")) await run(conn, "SET SESSION max_statement_time = ?", [options.timeoutMs / 1000]);
       else await run(conn, "SET SESSION max_execution_time = ?", [Math.ceil(options.timeoutMs)]);
       await run(conn, "SET SESSION time_zone = '+00:00'");
+      if ((await prepare(conn, sql)) === 0) {
+        throw new SourceError("query", "a feature query must be one SELECT statement that returns rows; this one returns no result set and was not run");
+      }
       await run(conn, "START TRANSACTION READ ONLY");
     } catch (err) {
       throw toSourceError(err, "query", [config.password]);
@@ -175,4 +214,4 @@ async function* pull(config: MysqlConfig, query: string, options: PullOptions): 
   }
 }
 
-export const mysqlConnector: Connector<typeof MysqlConfig> = { type: "mysql", configSchema: MysqlConfig, test, pull };
+export const mysqlConnector: SqlConnector<typeof MysqlConfig> = { type: "mysql", kind: "sql", configSchema: MysqlConfig, test, query };

@@ -3,13 +3,14 @@
  * reached directly; any other PostgreSQL through a WebSocket-to-TCP proxy speaking Neon's wsproxy
  * protocol (`ws_proxy`, e.g. `npm run pgproxy` locally; docs/connectors.md for production).
  *
- * A pull runs inside `BEGIN READ ONLY` with a local statement_timeout and reads through a cursor
+ * A query runs inside `BEGIN READ ONLY` with a local statement_timeout and reads through a cursor
  * (`DECLARE ... CURSOR` + `FETCH n`), so only one batch is ever held in memory.
  */
 import { Client, types, type FieldDef } from "@neondatabase/serverless";
 import { z } from "zod";
 import { toSourceError } from "../errors";
-import { bindSince, secret, SourceError, type Connector, type PullBatch, type PullOptions, type TestResult } from "../types";
+import { bindSince, checkQueryStatement, SINCE_BEGINNING } from "../sql-statement";
+import { secret, SourceError, type QueryBatch, type QueryOptions, type QueryRequest, type SqlConnector, type TestResult } from "../types";
 
 export const PostgresConfig = z
   .object({
@@ -124,16 +125,46 @@ async function test(config: PostgresConfig): Promise<TestResult> {
 
 const CURSOR = "fstore_pull";
 
-async function* pull(config: PostgresConfig, query: string, options: PullOptions): AsyncGenerator<PullBatch> {
+/** A double-quoted Postgres identifier. */
+const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * The statement to DECLARE a cursor for: the query itself, or — continuing a long run in key
+ * order — the query wrapped so its columns get plain names (c1, c2, ...; the query's own names may
+ * repeat or be odd) and ordered by the key, starting after the last key read.
+ */
+function cursorQuery(request: QueryRequest): { sql: string; params: string[] } {
+  const { sql, count } = bindSince(checkQueryStatement(request.sql, "postgres"), () => "$1");
+  const params = count > 0 ? [request.since ?? SINCE_BEGINNING] : [];
+  const keyset = request.keyset;
+  if (!keyset) return { sql, params };
+  const names = keyset.columns.map((_, i) => ident(`c${i + 1}`));
+  const key = keyset.positions.map((p) => names[p] as string);
+  let where = "";
+  if (keyset.after) {
+    const placeholders = keyset.after.map((_, i) => `$${params.length + i + 1}`);
+    where = ` WHERE (${key.join(", ")}) > (${placeholders.join(", ")})`;
+    params.push(...keyset.after);
+  }
+  return { sql: `SELECT * FROM (${sql}) AS fstore_q(${names.join(", ")})${where} ORDER BY ${key.join(", ")}`, params };
+}
+
+/**
+ * Reads the query through a cursor inside `BEGIN READ ONLY` with a local statement_timeout, so only
+ * one batch is ever held in memory. The DECLARE goes through the extended protocol (a named
+ * statement), where Postgres parses the whole text as ONE statement before running any of it: a
+ * second statement (`...; COMMIT; DELETE ...`) is a parse error, and DECLARE accepts only a
+ * SELECT/VALUES query without data-modifying WITH clauses. Nothing of a refused query runs.
+ */
+async function* query(config: PostgresConfig, request: QueryRequest, options: QueryOptions): AsyncGenerator<QueryBatch> {
+  const { sql, params } = cursorQuery(request);
   const client = await connect(config);
-  const { sql, count } = bindSince(query.trim().replace(/;\s*$/, ""), () => "$1");
-  const params = count > 0 ? [options.since ?? "1970-01-01T00:00:00Z"] : [];
   try {
     try {
       await client.query("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
       // SET LOCAL cannot take parameters; set_config(..., true) is the same thing with binding.
       await client.query("SELECT set_config('statement_timeout', $1, true), set_config('TimeZone', 'UTC', true)", [String(options.timeoutMs)]);
-      await client.query(`DECLARE ${CURSOR} NO SCROLL CURSOR FOR ${sql}`, params);
+      await client.query({ name: "fstore_declare", text: `DECLARE ${CURSOR} NO SCROLL CURSOR FOR ${sql}`, values: params });
     } catch (err) {
       throw toSourceError(err, "query", [config.password]);
     }
@@ -147,7 +178,7 @@ async function* pull(config: PostgresConfig, query: string, options: PullOptions
       }
       columns ??= result.fields.map((f: FieldDef) => f.name);
       const rows = result.rows as unknown[][];
-      if (rows.length > 0 || columns.length > 0) yield { columns, rows };
+      if (rows.length > 0 || columns.length > 0) yield { columns: request.keyset?.columns ?? columns, rows };
       if (rows.length < options.batchSize) break;
     }
     await client.query("COMMIT").catch(() => {});
@@ -156,4 +187,4 @@ async function* pull(config: PostgresConfig, query: string, options: PullOptions
   }
 }
 
-export const postgres: Connector<typeof PostgresConfig> = { type: "postgres", configSchema: PostgresConfig, test, pull };
+export const postgres: SqlConnector<typeof PostgresConfig> = { type: "postgres", kind: "sql", configSchema: PostgresConfig, test, query };

@@ -7,8 +7,8 @@
 import { AwsClient } from "aws4fetch";
 import { XMLParser } from "fast-xml-parser";
 import { z } from "zod";
-import { encodeKey, noQueries, REQUEST_TIMEOUT_MS, storeFetch, type LakeConnector, type ObjectInfo, type ObjectStore } from "../files/store";
-import { secret, SourceError, type TestResult } from "../types";
+import { encodeKey, REQUEST_TIMEOUT_MS, storeFetch, testStore } from "../files/store";
+import { secret, SourceError, type ObjectInfo, type ObjectStore, type ObjectStoreConnector } from "../types";
 
 export const S3Config = z
   .object({
@@ -129,23 +129,10 @@ export class S3Store implements ObjectStore {
   }
 }
 
-async function test(config: S3Config): Promise<TestResult> {
-  const started = Date.now();
-  const store = new S3Store(config);
-  try {
-    await store.probe();
-    return { ok: true, message: `listed ${store.location}`, server: "s3", latency_ms: Date.now() - started };
-  } catch (err) {
-    const e = err instanceof SourceError ? err : new SourceError("unknown", String((err as Error)?.message ?? err));
-    return { ok: false, kind: e.kind, message: e.message, latency_ms: Date.now() - started };
-  }
-}
-
-export const s3Connector: LakeConnector<typeof S3Config> = {
+export const s3Connector: ObjectStoreConnector<typeof S3Config> = {
   type: "s3",
-  kind: "lake",
+  kind: "object_store",
   configSchema: S3Config,
-  test,
-  pull: () => noQueries("s3"),
+  test: (config) => testStore(new S3Store(config), "s3"),
   open: (config) => new S3Store(config),
 };

@@ -101,15 +101,25 @@ export const runs = sqliteTable(
     createdAt: integer("created_at").notNull(),
     startedAt: integer("started_at"),
     finishedAt: integer("finished_at"),
+    // State across invocations (src/runs/lifecycle.ts):
+    /** The source reader's position (JSON, source-specific): where the next invocation continues. */
+    cursor: text("cursor", { mode: "json" }).$type<unknown>(),
+    /** Seq of the next staged row. */
+    nextSeq: integer("next_seq").notNull().default(0),
+    /** Staged rows with seq >= this are not committed yet. */
+    commitSeq: integer("commit_seq").notNull().default(0),
+    invocations: integer("invocations").notNull().default(0),
+    /** Milliseconds; an invocation works on the run until then (a second delivery of its job waits). */
+    busyUntil: integer("busy_until").notNull().default(0),
   },
-  (t) => [index("runs_feature_idx").on(t.featureId, t.createdAt)],
+  (t) => [index("runs_feature_idx").on(t.featureId, t.createdAt), index("runs_created_idx").on(t.createdAt), index("runs_status_idx").on(t.status, t.createdAt)],
 );
 
 /**
- * Rows a materialization run has read, waiting to be promoted (staging). Readers never look here:
- * a run's values become visible all together when one D1 batch moves them to feature_values and
- * feature_latest; a failed run's rows are deleted. `changed` is set during promotion (0 = equal
- * to the entity's latest value, which the result cache does not write again).
+ * Rows a run has read, waiting to be promoted (staging). Readers never look here: a run's values
+ * become visible together when one D1 batch moves them to feature_values and feature_latest
+ * (src/ingest/sql.ts); a failed run's rows are deleted. `changed` is set during promotion (0 = the
+ * same value at the same timestamp is already in history, so it is not written again).
  */
 export const runValues = sqliteTable(
   "run_values",
@@ -127,9 +137,9 @@ export const runValues = sqliteTable(
 );
 
 /**
- * Scheduling state of each SQL feature: when it is next due, the lease that keeps two runs of it
- * from overlapping (taken with a conditional UPDATE), consecutive failures for backoff, and the
- * watermark of the last committed run (what `:since` binds).
+ * Scheduling state of each SQL or file feature: when it is next due, the lease that keeps two runs
+ * of it from overlapping (taken with a conditional UPDATE), consecutive failures for backoff, and
+ * the watermark: the greatest value timestamp committed (what `:since` binds).
  */
 export const featureSchedules = sqliteTable("feature_schedules", {
   featureId: integer("feature_id")
@@ -184,24 +194,6 @@ export const lakeFiles = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.featureId, t.key] })],
 );
-
-/**
- * State of a data-lake run across invocations: the files it matched and skipped, the next staging
- * seq, and `busy_until`, which keeps two deliveries of its continuation message from running at once.
- */
-export const lakeRuns = sqliteTable("lake_runs", {
-  runId: text("run_id")
-    .primaryKey()
-    .references(() => runs.id, { onDelete: "cascade" }),
-  filesMatched: integer("files_matched").notNull().default(0),
-  filesSkipped: integer("files_skipped").notNull().default(0),
-  nextSeq: integer("next_seq").notNull().default(0),
-  /** Greatest value timestamp committed so far (microseconds). */
-  maxTs: integer("max_ts"),
-  invocations: integer("invocations").notNull().default(0),
-  /** Milliseconds; an invocation works on the run until then. */
-  busyUntil: integer("busy_until").notNull().default(0),
-});
 
 /**
  * Per-file results of a data-lake run, in the order the files are read, with the cursor of the

@@ -1,17 +1,18 @@
 /**
- * Validated writes: checks items against their features (existence, value type, timestamp),
- * writes them to D1 in one transaction, then refreshes the KV vectors they touched — inline for
- * small writes, through the jobs queue for large ones (a Worker invocation may make only so many
- * KV calls). Every source (REST push, materialization, streams) writes through here.
+ * The write path. Every value FStore stores enters here: pushes (REST, batch, Feast) are checked
+ * against their features and written in one transaction; run rows (SQL, files) are shaped by
+ * ingest/shape.ts, staged, and promoted by the run lifecycle with the statements of ingest/sql.ts;
+ * stream aggregates are written like pushes. After a commit the KV vectors the values touched are
+ * brought up to date (storage/online-cache.ts decides inline or queued).
  */
 import type { FeatureRow } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
 import { findFeatures } from "../registry/features";
 import { distinctGroupEntities, refreshOnline } from "../storage/online-cache";
-import { writeValues, type ValueRow } from "../storage/values";
-import { nowMicros, parseTimestamp } from "../time";
-import { checkValue } from "../value-types";
+import { nowMicros, parseTimestamp, type Micros } from "../time";
+import { checkEntityId, checkValue } from "./rules";
+import { changedEntities, discardStatement, writeStatements, type ValueRow } from "./sql";
 
 export interface IncomingValue {
   entity_id: string;
@@ -19,12 +20,14 @@ export interface IncomingValue {
   timestamp?: string;
 }
 
-/** One value checked against its feature: the row to write, or why it cannot be written. */
-export function toRow(feature: FeatureRow, item: IncomingValue, now = nowMicros()): ValueRow | string {
+/** One pushed value checked against its feature: the row to write, or why it cannot be written. */
+export function toRow(feature: FeatureRow, item: IncomingValue, now: Micros = nowMicros()): ValueRow | string {
+  const entityError = checkEntityId(item.entity_id);
+  if (entityError) return entityError;
   const typeError = checkValue(feature.valueType, item.value);
   if (typeError) return typeError;
   const ts = item.timestamp === undefined ? now : parseTimestamp(item.timestamp);
-  if (ts === null) return `timestamp '${item.timestamp}' is not ISO 8601 / RFC 3339`;
+  if (ts === null) return `timestamp '${item.timestamp}' is not ISO 8601 / RFC 3339 between 0001-01-01 and 9999-12-31`;
   return { featureId: feature.id, entityId: item.entity_id, ts, value: JSON.stringify(item.value) };
 }
 
@@ -63,10 +66,21 @@ export function batchError(errors: ItemError[], total: number) {
   return new ApiError("INVALID_BATCH", `${errors.length} of ${total} items are invalid; nothing was written`, { items: errors });
 }
 
-/** Writes rows (all or nothing), then brings the online cache up to date. */
+/** Writes rows to history and latest (all or nothing), then brings the online cache up to date. */
 export async function commitValues(env: Bindings, rows: ValueRow[], groupOf: (featureId: number) => string): Promise<void> {
-  await writeValues(env.DB, rows);
-  const touched = distinctGroupEntities(rows.map((r) => ({ group: groupOf(r.featureId), entityId: r.entityId })));
-  await refreshOnline(env, touched);
+  if (rows.length === 0) return;
+  await env.DB.batch(writeStatements(env.DB, rows));
+  await refreshOnline(env, distinctGroupEntities(rows.map((r) => ({ group: groupOf(r.featureId), entityId: r.entityId }))));
 }
 
+/**
+ * After a run's promotion committed: brings the vectors of its changed staged rows [from, to) up to
+ * date, then drops those staged rows (their keys travel on in the refresh jobs).
+ */
+export async function refreshPromoted(env: Bindings, group: string, runId: string, from: number, to: number): Promise<void> {
+  if (to <= from) return;
+  for await (const entities of changedEntities(env.DB, runId, from, to)) {
+    await refreshOnline(env, entities.map((entityId) => ({ group, entityId })));
+  }
+  await discardStatement(env.DB, runId, from, to).run();
+}

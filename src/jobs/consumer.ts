@@ -4,7 +4,7 @@
  */
 import type { Bindings } from "../env";
 import { distinctGroupEntities, refreshCachedVectors, type GroupEntity } from "../storage/online-cache";
-import { executeQueuedRun, refreshRunRange } from "../materialize/run";
+import { executeRun, RunBusyError } from "../runs/lifecycle";
 import { JobMessage } from "./messages";
 
 const backoffSeconds = (attempts: number) => Math.min(300, 2 ** attempts * 5);
@@ -26,16 +26,15 @@ async function refreshMerged(env: Bindings, jobs: { message: Message; keys: Grou
 }
 
 /**
- * Materialization jobs. A run records its own failure (and the scheduler retries it with
- * backoff), so only an error reaching D1 itself is retried here.
+ * Run jobs. A run records its own failures (and the scheduler retries its feature with backoff),
+ * so only a run busy in another invocation, or an error reaching D1 itself, is retried here.
  */
-async function runJob(env: Bindings, message: Message, job: JobMessage): Promise<void> {
+async function runJob(env: Bindings, message: Message, runId: string): Promise<void> {
   try {
-    if (job.type === "materialize") await executeQueuedRun(env, job.run_id);
-    else if (job.type === "refresh-run") await refreshRunRange(env, job.run_id, job.group, job.from, job.to, "cached");
+    await executeRun(env, runId);
     message.ack();
   } catch (err) {
-    console.error(`job ${job.type} (message ${message.id}) failed: ${(err as Error).message}`);
+    if (!(err instanceof RunBusyError)) console.error(`run job ${runId} (message ${message.id}) failed: ${(err as Error).message}`);
     message.retry({ delaySeconds: backoffSeconds(message.attempts) });
   }
 }
@@ -58,7 +57,7 @@ export async function consumeQueue(batch: MessageBatch<unknown>, env: Bindings):
     }
     const job = parsed.data;
     if (job.type === "refresh-online") refreshes.push({ message, keys: job.keys });
-    else await runJob(env, message, job);
+    else await runJob(env, message, job.run_id);
   }
   await refreshMerged(env, refreshes);
 }

@@ -4,12 +4,10 @@ import { z } from "zod";
 const GroupEntity = z.object({ group: z.string(), entityId: z.string() });
 
 export const JobMessage = z.discriminatedUnion("type", [
-  /** Rebuild these KV vectors from D1 (large writes hand their cache refresh here). */
+  /** Rebuild these KV vectors from D1 (large writes and runs hand their cache refresh here). */
   z.object({ type: z.literal("refresh-online"), keys: z.array(GroupEntity).min(1) }),
-  /** Execute the queued materialization run `run_id` (enqueued by the cron handler or the API). */
+  /** Work on run `run_id`: its first invocation (enqueued by the cron handler or the API) or a continuation. */
   z.object({ type: z.literal("materialize"), run_id: z.string().min(1) }),
-  /** Rebuild the KV vectors of a finished run's staged rows with seq in [from, to), then drop those rows. */
-  z.object({ type: z.literal("refresh-run"), run_id: z.string().min(1), group: z.string(), from: z.number().int(), to: z.number().int() }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 

@@ -5,7 +5,7 @@
 import { asc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { connectorFor } from "../../connectors/registry";
-import { secretFieldNames, type Connector } from "../../connectors/types";
+import { secretFieldNames, type AnyConnector } from "../../connectors/types";
 import { connectors } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError, describeIssues } from "../errors";
@@ -26,14 +26,14 @@ export function connectorToJson(row: ConnectorRow) {
   };
 }
 
-function implOf(type: string): Connector {
+function implOf(type: string): AnyConnector {
   const impl = connectorFor(type);
   if (!impl) throw new ApiError("VALIDATION_FAILED", `unknown connector type '${type}'`);
   return impl;
 }
 
 /** Validates `config` against the type's schema and splits off its secrets. */
-function splitConfig(impl: Connector, rawConfig: Record<string, unknown>) {
+function splitConfig(impl: AnyConnector, rawConfig: Record<string, unknown>) {
   const parsed = impl.configSchema.safeParse(rawConfig);
   if (!parsed.success) {
     const issues = describeIssues(parsed.error).map((i) => ({ ...i, path: i.path ? `config.${i.path}` : "config" }));
@@ -90,7 +90,7 @@ export async function deleteConnector(db: D1Database, name: string): Promise<voi
 }
 
 /** The connector's implementation and its full config (secrets decrypted), for a test or a run. */
-export async function resolveConnector(env: Bindings, name: string): Promise<{ impl: Connector; config: Record<string, unknown> }> {
+export async function resolveConnector(env: Bindings, name: string): Promise<{ impl: AnyConnector; config: Record<string, unknown> }> {
   const row = await getConnector(env.DB, name);
   const impl = implOf(row.type);
   const secrets = row.secrets ? await decryptSecrets(env, row.name, row.secrets) : {};

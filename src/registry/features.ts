@@ -5,6 +5,7 @@ import { features, type FeatureRow, type SourceType } from "../db/schema";
 import { ApiError } from "../errors";
 import { forgetCatalog } from "../serving/catalog";
 import { sourceFieldNames, type FeatureCreateInput, type FeaturePatchInput } from "../schemas/feature";
+import { checkSource, sourceTypeOf } from "./sources";
 
 type SourceInput = Partial<Pick<FeatureCreateInput, (typeof sourceFieldNames)[number]>>;
 
@@ -12,13 +13,6 @@ function pickSource(input: SourceInput): Record<string, unknown> {
   const source: Record<string, unknown> = {};
   for (const key of sourceFieldNames) if (input[key] !== undefined) source[key] = input[key];
   return source;
-}
-
-function sourceTypeOf(source: Record<string, unknown>): SourceType {
-  if (source.query) return "sql";
-  if (source.path || source.batch_config) return "file";
-  if (source.topic || source.stream_config) return "stream";
-  return "push";
 }
 
 /** The API shape of a feature: the guide's snake_case fields, `id` = name. */
@@ -51,8 +45,9 @@ export async function createFeature(d1: D1Database, input: FeatureCreateInput): 
       `feature group '${group}' holds features of entity '${sibling.entityId}', not '${input.entity_id}'; use another feature_group`,
     );
   }
-  const now = Date.now();
   const source = pickSource(input);
+  await checkSource(d1, source);
+  const now = Date.now();
   const [row] = await db
     .insert(features)
     .values({
@@ -129,6 +124,7 @@ export async function listFeatures(d1: D1Database, f: FeatureFilter) {
 
 export async function updateFeature(d1: D1Database, current: FeatureRow, patch: FeaturePatchInput): Promise<FeatureRow> {
   const source = { ...current.source, ...pickSource(patch) };
+  await checkSource(d1, source);
   const [row] = await drizzle(d1)
     .update(features)
     .set({

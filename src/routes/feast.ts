@@ -16,7 +16,7 @@ import { batchError, commitValues, toRow, type ItemError } from "../ingest/write
 import { authErrors, errors, jsonResponse } from "../schemas/common";
 import { groupFeatures, loadCatalog, resolveRefs, type Catalog } from "../serving/catalog";
 import { readOnline } from "../serving/online";
-import type { ValueRow } from "../storage/values";
+import type { ValueRow } from "../ingest/sql";
 import { formatTimestamp, nowMicros } from "../time";
 import { errorHook } from "../validation";
 

@@ -9,7 +9,7 @@
  * response of 100,000 rows without holding it.
  */
 import type { FeatureRow } from "../db/schema";
-import { jsonRow } from "../storage/values";
+import { jsonRow } from "../db/json-rows";
 import { isExpired, microsOf, type Micros } from "../time";
 
 export interface EntityRow {

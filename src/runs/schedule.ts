@@ -1,5 +1,5 @@
 /**
- * When a SQL feature is due: `update_frequency` (`30s`, `5m`, `1h`, `1d`) after the last run's
+ * When a SQL or file feature is due: `update_frequency` (`30s`, `5m`, `1h`, `1d`) after the last run's
  * start, or the next occurrence of its cron `schedule` (UTC). A feature never run is due at once
  * with `update_frequency`, and at the first cron occurrence after registration with `schedule`.
  * After a failure the next attempt comes with backoff — 1, 2, 4, ... minutes, at most an hour —

@@ -1,0 +1,30 @@
+/**
+ * Rows bound to D1 as one JSON array parameter and unpacked in SQL with `json_each`: D1 allows 100
+ * bound parameters per statement, so binding each column would cap a statement at 25 rows of four
+ * columns. Microseconds (bigint) become exact JSON integers, which JSON.stringify refuses.
+ */
+const CHUNK_ROWS = 1000;
+/** Stay well under D1's 2 MB limit for one bound value. */
+const CHUNK_BYTES = 512 * 1024;
+
+/** A row of column values as a JSON array. */
+export function jsonRow(row: readonly unknown[]): string {
+  return `[${row.map((v) => (typeof v === "bigint" ? v.toString() : JSON.stringify(v))).join(",")}]`;
+}
+
+/** Rows packed into JSON arrays small enough to bind as one parameter: at most CHUNK_ROWS rows and about CHUNK_BYTES each. */
+export function* jsonArrayChunks(rows: Iterable<readonly unknown[]>): Generator<string> {
+  let parts: string[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const part = jsonRow(row);
+    if (parts.length > 0 && (parts.length >= CHUNK_ROWS || bytes + part.length > CHUNK_BYTES)) {
+      yield `[${parts.join(",")}]`;
+      parts = [];
+      bytes = 0;
+    }
+    parts.push(part);
+    bytes += part.length + 1;
+  }
+  if (parts.length > 0) yield `[${parts.join(",")}]`;
+}
