@@ -12,6 +12,6 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
-  { files: ["scripts/**", "bench/**/*.mjs", "*.config.*", ".ci/**"], languageOptions: { globals: { ...globals.node } } },
+  { files: ["scripts/**", "bench/**/*.mjs", "*.config.*", ".ci/**", ".dependency-cruiser.cjs"], languageOptions: { globals: { ...globals.node } } },
   { files: ["test/**"], rules: { "@typescript-eslint/no-explicit-any": "off" } },
 );

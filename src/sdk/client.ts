@@ -3,7 +3,11 @@
  * Python `FeatureStore`. It talks to a running FStore over its REST API and works wherever `fetch`
  * does (Node 18+, Workers, browsers). URL and key default to FSTORE_URL / FSTORE_KEY.
  */
-import type { Connector } from "./connectors";
+
+/** What the client needs of a connector object (fstore/connectors): registering itself and giving its name. */
+export interface ConnectorRef {
+  ensure(store: FeatureStore): Promise<string>;
+}
 
 export interface FeatureStoreOptions {
   /** Base URL of FStore; default FSTORE_URL or http://localhost:8000 (`npm run dev`). */
@@ -104,7 +108,7 @@ export class FeatureStore {
   }
 
   /** Registers a feature; with `connector`, makes sure the connector exists and links it. */
-  async registerFeature(definition: FeatureDefinition, options: { connector?: Connector } = {}): Promise<Feature> {
+  async registerFeature(definition: FeatureDefinition, options: { connector?: ConnectorRef } = {}): Promise<Feature> {
     const connector = options.connector ? await options.connector.ensure(this) : definition.connector;
     return this.request<Feature>("POST", "/api/v1/features", { ...definition, ...(connector ? { connector } : {}) });
   }
@@ -154,14 +158,14 @@ export class FeatureStore {
    * The guide's `update_feature_values(name, connector)`: links the connector when given, then
    * materializes the feature now and waits for the run to finish.
    */
-  async updateFeatureValues(name: string, connector?: Connector, options: { timeoutMs?: number } = {}): Promise<Run> {
+  async updateFeatureValues(name: string, connector?: ConnectorRef, options: { timeoutMs?: number } = {}): Promise<Run> {
     if (connector) await this.request("PATCH", `/api/v1/features/${encodeURIComponent(name)}`, { connector: await connector.ensure(this) });
     const run = await this.request<Run>("POST", `/api/v1/features/${encodeURIComponent(name)}/materialize`);
     return this.waitForRun(run.id, options.timeoutMs);
   }
 
   /** The guide's `run_batch_processing(name)` (data-lake features). */
-  runBatchProcessing(name: string, connector?: Connector, options: { timeoutMs?: number } = {}): Promise<Run> {
+  runBatchProcessing(name: string, connector?: ConnectorRef, options: { timeoutMs?: number } = {}): Promise<Run> {
     return this.updateFeatureValues(name, connector, options);
   }
 
