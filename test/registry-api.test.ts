@@ -127,3 +127,46 @@ describe("feature registry", () => {
     expect(await res.json()).toMatchObject({ error: { code: "VALUE_NOT_FOUND" } });
   });
 });
+
+describe("feature sources are checked at registration", () => {
+  const post = (body: unknown) => call("POST", "/api/v1/features", { body });
+
+  it("refuses (400) a feature naming a connector that does not exist, and stores nothing", async () => {
+    const res = await post({ name: "src_no_connector", connector: "no_such_connector", query: "SELECT 1, 2" });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as any;
+    expect(body.error.code).toBe("VALIDATION_FAILED");
+    expect(body.error.message).toContain("connector 'no_such_connector' does not exist");
+    expect((await call("GET", "/api/v1/features/src_no_connector")).status).toBe(404);
+  });
+
+  it("refuses a connector of the wrong kind: a query on an object store, a path on a database", async () => {
+    await callJson("POST", "/api/v1/connectors", 201, { body: { name: "src_s3", type: "s3", config: { bucket: "b", aws_access_key_id: "k", aws_secret_access_key: "s" } } });
+    await callJson("POST", "/api/v1/connectors", 201, { body: { name: "src_pg", type: "postgres", config: { host: "db.example", database: "d", user: "u" } } });
+    const sqlOnS3 = await post({ name: "src_sql_on_s3", connector: "src_s3", query: "SELECT 1, 2" });
+    expect(sqlOnS3.status).toBe(400);
+    expect(((await sqlOnS3.json()) as any).error.message).toContain("connector 'src_s3' is a s3 connector; a sql feature needs a postgres or mysql connector");
+    const fileOnPg = await post({ name: "src_file_on_pg", connector: "src_pg", path: "data/*.parquet" });
+    expect(fileOnPg.status).toBe(400);
+    expect(((await fileOnPg.json()) as any).error.message).toContain("a file feature needs an s3 or adls connector");
+    const pushWithConnector = await post({ name: "src_push_with_connector", connector: "src_pg" });
+    expect(pushWithConnector.status).toBe(400);
+  });
+
+  it("checks a PATCH the same way and leaves the feature as it was", async () => {
+    await registerFeature({ name: "src_patched", query: "SELECT customer_id, 1 FROM t" });
+    const res = await call("PATCH", "/api/v1/features/src_patched", { body: { connector: "no_such_connector" } });
+    expect(res.status).toBe(400);
+    expect((await callJson("GET", "/api/v1/features/src_patched", 200)).connector).toBeUndefined();
+    const ok = await callJson("PATCH", "/api/v1/features/src_patched", 200, { body: { connector: "src_pg" } });
+    expect(ok.connector).toBe("src_pg");
+  });
+
+  it("refuses a file feature whose format cannot be told from its path, unless 'format' says it", async () => {
+    const res = await post({ name: "src_no_format", path: "exports/daily/*" });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).error.message).toContain("set 'format'");
+    expect((await callJson("POST", "/api/v1/features", 201, { body: { name: "src_with_format", path: "exports/daily/*", format: "csv" } })).format).toBe("csv");
+    expect((await callJson("POST", "/api/v1/features", 201, { body: { name: "src_by_extension", batch_config: { path: "tx/*.jsonl" } } })).source_type).toBe("file");
+  });
+});
