@@ -41,16 +41,20 @@ export default function setup(project: TestProject) {
   let missing = problems(e2e);
   if (missing.length === 0) return;
   const isRoot = process.getuid?.() === 0;
+  let ran = false;
   if (isRoot && existsSync("/etc/debian_version")) {
     console.log(`test services: missing ${missing.join("; ")}; running bash scripts/services.sh`);
-    const run = spawnSync("bash", [path.join(root, "scripts", "services.sh")], { stdio: "inherit", timeout: 15 * 60_000 });
-    missing = run.status === 0 ? problems(e2e) : missing;
+    ran = spawnSync("bash", [path.join(root, "scripts", "services.sh")], { stdio: "inherit", timeout: 15 * 60_000 }).status === 0;
+    missing = ran ? problems(e2e) : missing;
   }
   if (missing.length > 0) {
-    throw new Error(
+    const message =
       `The tests need local services that are not there: ${missing.join("; ")}.\n` +
-        `Fix: ${isRoot ? "" : "sudo "}bash scripts/services.sh   (installs with apt on Debian and starts them)` +
-        (e2e ? `\nPython used: ${pythonCommand()} (FSTORE_PYTHON picks another)` : ""),
-    );
+      (ran ? "scripts/services.sh ran but did not provide them; see its output above.\n" : "") +
+      `Fix: ${isRoot ? "" : "sudo "}bash scripts/services.sh   (installs with apt on Debian and starts them)` +
+      (e2e ? `\nPython used: ${pythonCommand()} (FSTORE_PYTHON picks another)` : "");
+    // vitest reports a failed global setup as "No test files found" first: say what is wrong before that.
+    console.error(`\n${message}\n`);
+    throw new Error(message);
   }
 }
