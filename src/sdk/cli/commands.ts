@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import type { Feature, FeatureDefinition, FeatureStore, Run } from "../client.ts";
+import type { Feature, FeatureDefinition, FeatureStore, Run, SourceType } from "../client.ts";
 import { ProgressView, record, runSummary, table, type FileProgress, type Row } from "./output.ts";
 
 /** A mistake in how the CLI was called (exit code 2). */
@@ -67,8 +67,12 @@ function parseValue(text: string): unknown {
 const FEATURE_COLUMNS = ["name", "entity_id", "feature_group", "value_type", "source_type", "connector", "schedule", "update_frequency"];
 const RUN_COLUMNS = ["id", "status", "trigger", "rows_read", "rows_written", "rows_unchanged", "duration_ms", "created_at", "error"];
 
+const SOURCE_TYPES: readonly SourceType[] = ["push", "sql", "file", "stream"];
+
 export const featuresList: Command = async (store, _args, o) => {
-  const features = await store.listFeatures({ feature_group: o.group, entity: o.entity, source_type: o.source as never });
+  const source = SOURCE_TYPES.find((t) => t === o.source);
+  if (o.source && !source) throw new UsageError(`--source must be one of ${SOURCE_TYPES.join(", ")}`);
+  const features = await store.listFeatures({ feature_group: o.group, entity: o.entity, source_type: source });
   print(o, features, () => table(features, FEATURE_COLUMNS));
   return EXIT.ok;
 };
