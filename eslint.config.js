@@ -3,7 +3,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/node_modules", "**/.wrangler", "src/worker-configuration.d.ts", "coverage", ".bench"] },
+  { ignores: ["**/node_modules", "**/.wrangler", "src/worker-configuration.d.ts", "coverage", ".bench", "dist", "public/vendor"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -7,7 +7,10 @@ import { defineConfig } from "vitest/config";
  * - `worker`: tests inside workerd with the bindings of wrangler.toml (local D1, KV and Queues),
  *   calling the Worker the way clients do, against the real source servers.
  * - `e2e`: tests in Node against one real `wrangler dev` (test/e2e/setup/wrangler-dev.ts), for
- *   clients that live outside workerd: the Python client, the CLI, a browser.
+ *   clients that live outside workerd: the Python client and examples, the CLI, the installed
+ *   package, a browser.
+ * Both start with test/setup/services.ts, which installs/starts PostgreSQL, MariaDB, Chromium and
+ * Python (as root on Debian) or stops the run saying what is missing.
  */
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
@@ -45,7 +48,7 @@ export default defineConfig(async () => {
             setupFiles: ["./test/setup/apply-migrations.ts"],
             // Node side: pgproxy + seeded PostgreSQL and MariaDB for the connector tests,
             // and s3rver + Azurite with the data-lake test files.
-            globalSetup: ["./test/setup/sql-services.ts", "./test/setup/lake-services.ts"],
+            globalSetup: ["./test/setup/services.ts", "./test/setup/sql-services.ts", "./test/setup/lake-services.ts"],
             // A guard against hangs on a slow 2-core CI machine, not a performance assertion.
             testTimeout: 30_000,
           },
@@ -55,7 +58,8 @@ export default defineConfig(async () => {
             name: "e2e",
             include: ["test/e2e/**/*.test.ts"],
             environment: "node",
-            globalSetup: ["./test/e2e/setup/wrangler-dev.ts"],
+            // Services check, the SQL and data-lake sources of the guide's examples, then wrangler dev.
+            globalSetup: ["./test/setup/services.ts", "./test/setup/sql-services.ts", "./test/e2e/setup/guide-sources.ts", "./test/e2e/setup/wrangler-dev.ts"],
             testTimeout: 60_000,
             hookTimeout: 120_000,
           },

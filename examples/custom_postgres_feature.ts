@@ -1,19 +1,29 @@
 /**
- * TypeScript twin of the guide's `examples/custom_postgres_feature.py` ("PostgreSQL com Query
- * Customizada"): a feature with a custom CTE query on a daily cron schedule, registered with its
- * connector; then one run now instead of waiting for midnight.
+ * TypeScript twin of the guide's "PostgreSQL com Query Customizada"
+ * (examples/custom_postgres_feature.py): a feature with a custom CTE query on a daily cron
+ * schedule, registered with its connector; then, not in the guide, one run now.
  *
- *   npm run dev & npm run pgproxy    # FStore on :8000 and the WebSocket proxy
+ * From the repository root, FStore running (`npm run dev`) and the WebSocket proxy (`npm run pgproxy`):
+ *
  *   export FSTORE_KEY=$(grep '^FSTORE_ADMIN_KEY=' .dev.vars | cut -d= -f2-)
- *   PGDATABASE=test PGUSER=postgres PGPASSWORD= npx tsx examples/custom_postgres_feature.ts --seed
+ *   psql -h localhost -U postgres -d test -f examples/seed/postgres.sql
+ *   PGDATABASE=test PGUSER=postgres PGPASSWORD= node examples/custom_postgres_feature.ts
+ *
+ * Without PG* variables the guide's config is used (localhost:5432, mydb, user/pass).
  */
-import { FeatureStore, FStoreError } from "fstore";
+import { FeatureStore } from "fstore";
 import { PostgreSQLConnector } from "fstore/connectors";
-import { postgresConfig, seed } from "./pg-example-setup";
 
 // 1. Configurar conexão com PostgreSQL
-const postgres_config = postgresConfig({ database: "mydb", user: "user", password: "pass" });
-if (process.argv.includes("--seed")) await seed(postgres_config);
+const postgres_config = {
+  host: process.env.PGHOST ?? "localhost", // ou seu host
+  port: Number(process.env.PGPORT ?? 5432), // sua porta
+  database: process.env.PGDATABASE ?? "mydb", // seu database
+  user: process.env.PGUSER ?? "user", // seu usuário
+  password: process.env.PGPASSWORD ?? "pass", // sua senha
+  // Not in the guide: the WebSocket proxy in front of a PostgreSQL that is not Neon (docs/connectors.md)
+  ws_proxy: process.env.FSTORE_PG_WS_PROXY ?? "127.0.0.1:8787/v2",
+};
 
 // 2. Inicializar o Feature Store e o conector
 const store = new FeatureStore();
@@ -45,13 +55,9 @@ const feature_definition = {
 };
 
 // 4. Registrar a feature
-try {
-  await store.registerFeature(feature_definition, { connector: pg_connector });
-} catch (err) {
-  if (!(err instanceof FStoreError && err.status === 409)) throw err; // already registered
-}
+await store.registerFeature(feature_definition, { connector: pg_connector });
 
 // Not in the guide: run it now rather than at midnight, and read a value back.
-const run = await store.updateFeatureValues("customer_purchase_frequency", pg_connector);
+const run = await store.updateFeatureValues("customer_purchase_frequency");
 console.log(`run ${run.id}: ${run.status}, ${run.rows_read} customers, watermark ${run.watermark}`);
-console.log("customer 3:", await store.getLatestValue("customer_purchase_frequency", "3"));
+console.log("customer 3:", (await store.getLatestValue("customer_purchase_frequency", "3")).value);

@@ -1,62 +1,38 @@
 /**
- * TypeScript twin of the guide's `examples/postgres_features.py` ("Exemplo PostgreSQL") and of
- * its PostgreSQL section: a connector, a SQL feature, and its values pulled now.
+ * TypeScript twin of the guide's "Exemplo PostgreSQL" (examples/postgres_features.py): a
+ * PostgreSQL connector, a SQL feature, and its values pulled now.
  *
- *   npm run dev                      # terminal 1: FStore on :8000
- *   npm run pgproxy                  # terminal 2: WebSocket proxy to the local PostgreSQL
+ * From the repository root, FStore running (`npm run dev`) and, in another terminal, the WebSocket
+ * proxy the Postgres connector needs for any PostgreSQL that is not Neon (`npm run pgproxy`):
+ *
  *   export FSTORE_KEY=$(grep '^FSTORE_ADMIN_KEY=' .dev.vars | cut -d= -f2-)
- *   PGDATABASE=test PGUSER=postgres PGPASSWORD= npx tsx examples/postgres_features.ts --seed
+ *   psql -h localhost -U postgres -d test -f examples/seed/postgres.sql
+ *   PGDATABASE=test PGUSER=postgres PGPASSWORD= node examples/postgres_features.ts
  *
- * Without PG* variables it uses the guide's config (localhost:5432, mydatabase, myuser).
+ * Without PG* variables the guide's config is used (localhost:5432, mydatabase, myuser/mypassword).
+ * Safe to run again: the feature and the connector are reused.
  */
-import { FeatureStore, FStoreError } from "fstore";
-import { PostgresConnector, PostgreSQLConnector } from "fstore/connectors";
-import { postgresConfig, seed } from "./pg-example-setup";
+import { FeatureStore } from "fstore";
+import { PostgresConnector } from "fstore/connectors";
 
-/** Registering twice is fine when re-running the example. */
-async function once<T>(register: () => Promise<T>): Promise<void> {
-  try {
-    await register();
-  } catch (err) {
-    if (!(err instanceof FStoreError && err.status === 409)) throw err;
-  }
-}
-
-const config = postgresConfig({ database: "mydatabase", user: "myuser", password: "mypassword" });
-if (process.argv.includes("--seed")) await seed(config);
-
-// Exemplo PostgreSQL
 const store = new FeatureStore();
-const connector = new PostgresConnector(config);
+const connector = new PostgresConnector({
+  host: process.env.PGHOST ?? "localhost",
+  port: Number(process.env.PGPORT ?? 5432),
+  database: process.env.PGDATABASE ?? "mydatabase",
+  user: process.env.PGUSER ?? "myuser",
+  password: process.env.PGPASSWORD ?? "mypassword",
+  // Not in the guide: FStore reaches a PostgreSQL that is not Neon through a WebSocket proxy
+  // (`npm run pgproxy` listens on 127.0.0.1:8787; see docs/connectors.md).
+  ws_proxy: process.env.FSTORE_PG_WS_PROXY ?? "127.0.0.1:8787/v2",
+});
 
 // Criar e atualizar feature
-await once(() =>
-  store.createFeature({
-    name: "customer_total_purchases",
-    entity_id: "customer",
-    query: "SELECT customer_id, SUM(amount) FROM purchases GROUP BY customer_id",
-  }),
-);
-const run = await store.updateFeatureValues("customer_total_purchases", connector);
-console.log(`customer_total_purchases: run ${run.status}, ${run.rows_read} rows read, ${run.rows_written} written, ${run.rows_unchanged} unchanged`);
-console.log("customer 1:", await store.getLatestValue("customer_total_purchases", "1"));
+const feature = await store.createFeature({
+  name: "customer_total_purchases",
+  query: "SELECT customer_id, SUM(amount) FROM purchases GROUP BY customer_id",
+});
+const run = await store.updateFeatureValues(feature.name, connector);
 
-// The PostgreSQL section: pg_connector.register_feature(feature_def)
-const pgConnector = new PostgreSQLConnector(config, { store });
-await once(() =>
-  pgConnector.registerFeature({
-    name: "customer_lifetime_value",
-    entity_id: "customer",
-    query: `
-        SELECT 
-            customer_id,
-            SUM(order_value) as lifetime_value
-        FROM orders
-        GROUP BY customer_id
-    `,
-    update_frequency: "1h",
-  }),
-);
-const clv = await store.updateFeatureValues("customer_lifetime_value");
-console.log(`customer_lifetime_value: run ${clv.status}, ${clv.rows_written} written; refreshed every hour by the scheduler`);
-console.log("customer 2:", await store.getLatestValue("customer_lifetime_value", "2"));
+console.log(`${feature.name}: run ${run.status}, ${run.rows_read} rows read, ${run.rows_written} written, ${run.rows_unchanged} unchanged`);
+console.log("customer 1:", (await store.getLatestValue(feature.name, "1")).value);

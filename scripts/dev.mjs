@@ -2,13 +2,15 @@
 /**
  * `npm run dev`: FStore locally with no Cloudflare account. Creates `.dev.vars` with a generated
  * admin key (and connector-secret key) when missing, applies the D1 migrations to the local
- * database, then runs `wrangler dev` on http://localhost:8000 (the guide's URL; PORT overrides).
+ * database, copies the browser assets into public/vendor/ (the /docs script), then runs
+ * `wrangler dev` on http://localhost:8000 (the guide's URL; PORT overrides).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildAssets } from "./build.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const varsPath = join(root, ".dev.vars");
@@ -40,6 +42,7 @@ function applyMigrations() {
 
 ensureDevVars();
 applyMigrations();
+buildAssets();
 const dev = spawn(wrangler, ["dev", "--port", port, "--test-scheduled", ...process.argv.slice(2)], { cwd: root, stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));

@@ -56,9 +56,9 @@ function waitForPort(port, timeoutMs, child) {
  * child process with OpenSSL's legacy provider: s3rver encrypts ListObjectsV2 continuation tokens
  * with DES, which Node 17+ refuses otherwise (every second listing page would fail with a 500).
  */
-export async function startS3rver({ buckets = [] } = {}) {
+export async function startS3rver({ buckets = [], port: wanted = 0 } = {}) {
   const directory = await mkdtemp(path.join(tmpdir(), "fstore-s3rver-"));
-  const child = spawn(process.execPath, ["--openssl-legacy-provider", import.meta.filename, "s3rver-child", directory, ...buckets], {
+  const child = spawn(process.execPath, ["--openssl-legacy-provider", import.meta.filename, "s3rver-child", String(wanted), directory, ...buckets], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -103,9 +103,9 @@ export function s3Writer(endpoint) {
   };
 }
 
-/** Starts Azurite's Blob service; `endpoint` is the account's Blob endpoint (path-style). */
-export async function startAzurite() {
-  const port = await freePort();
+/** Starts Azurite's Blob service (on `port`, default a free one); `endpoint` is the account's Blob endpoint (path-style). */
+export async function startAzurite({ port: wanted = 0 } = {}) {
+  const port = wanted || (await freePort());
   const child = spawn(
     process.execPath,
     [
@@ -135,8 +135,8 @@ export async function startAzurite() {
 }
 
 if (process.argv[1] === import.meta.filename && process.argv[2] === "s3rver-child") {
-  const [directory, ...buckets] = process.argv.slice(3);
-  const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory, configureBuckets: buckets.map((name) => ({ name })) });
+  const [wanted, directory, ...buckets] = process.argv.slice(3);
+  const server = new S3rver({ address: "127.0.0.1", port: Number(wanted), silent: true, directory, configureBuckets: buckets.map((name) => ({ name })) });
   const { port } = await server.run();
   console.log(`listening ${port}`);
   process.on("SIGTERM", () => server.close(() => process.exit(0)));

@@ -3,6 +3,8 @@
 # PostgreSQL (127.0.0.1:5432, trust auth for local users, database `test`) and MariaDB
 # (127.0.0.1:3306, root with an empty password, database `test`). The connector tests also need a
 # password-authenticated PostgreSQL role (fstore_reader) to check wrong-password errors.
+# The end-to-end tests also need Chromium (the /docs browser test) and Debian's python3 with
+# requests, pytest and venv (the Python client and the guide's Python examples).
 set -euo pipefail
 
 SUDO=""
@@ -83,3 +85,14 @@ if ! mysql -h 127.0.0.1 -P 3306 -uroot -e "SELECT 1" >/dev/null 2>&1; then
 fi
 mysql -h 127.0.0.1 -P 3306 -uroot -e "CREATE DATABASE IF NOT EXISTS test"
 echo "services: mariadb ready on 127.0.0.1:3306"
+
+# --- Browser and Python for the end-to-end tests ------------------------------------------
+if [ ! -x /usr/bin/chromium ]; then
+  echo "services: installing chromium"
+  apt_install chromium
+fi
+if ! /usr/bin/python3 -c "import requests, pytest, ensurepip" >/dev/null 2>&1; then
+  echo "services: installing python3, python3-requests, python3-pytest, python3-venv"
+  apt_install python3 python3-requests python3-pytest python3-venv
+fi
+echo "services: chromium and python3 (requests, pytest) ready"

@@ -1,7 +1,7 @@
 /** Builds the Hono app: error handling, body limit, auth gate, routes, OpenAPI and docs. */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
 import { bodyLimit } from "hono/body-limit";
+import { docsRoutes } from "./docs-pages";
 import type { AppEnv } from "./env";
 import { ApiError, errorResponse, handleError } from "./errors";
 import { feastRoutes } from "./routes/feast";
@@ -41,10 +41,12 @@ export function createApp() {
   app.route("/", feastRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
-  app.doc31("/openapi.json", {
+  const openapi = {
     openapi: "3.1.0",
     info: { title: "FStore API", version: VERSION, description: "Edge-native feature store: push, store and serve ML feature values." },
-  });
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "FStore API reference" }));
+  };
+  app.doc31("/openapi.json", openapi);
+  // `GET /` and `/docs` (the API reference, its script served from public/ by Workers Static Assets).
+  app.route("/", docsRoutes(() => app.getOpenAPI31Document(openapi)));
   return app;
 }

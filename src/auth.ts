@@ -27,7 +27,8 @@ function randomToken(bytes: number): string {
 
 /** A new key: its public id, the secret key (shown once) and the hash to store. */
 export async function generateKey(): Promise<{ id: string; key: string; hash: string }> {
-  const id = randomToken(6);
+  // Hex, so an id never starts with '-' (a command line would read it as an option) or '_'.
+  const id = [...crypto.getRandomValues(new Uint8Array(6))].map((b) => b.toString(16).padStart(2, "0")).join("");
   const key = `${KEY_PREFIX}${id}_${randomToken(32)}`;
   return { id, key, hash: await sha256Hex(key) };
 }

@@ -1,9 +1,20 @@
 /** The TypeScript SDK (`fstore`) against the real Worker: the guide's calls, in TypeScript. */
 import { exports } from "cloudflare:workers";
+import type { z } from "@hono/zod-openapi";
 import { describe, expect, it } from "vitest";
 import { FeatureStore, FStoreError } from "../src/sdk";
-import { PostgresConnector, PostgreSQLConnector } from "../src/sdk/connectors";
+import { connectorName, PostgresConnector, PostgreSQLConnector } from "../src/sdk/connectors";
+import type { FeatureCreate } from "../src/schemas/feature";
+import type { FeatureDefinition, ValueType } from "../src/sdk";
 import { ADMIN_KEY } from "./helpers";
+
+// Compile-time checks (npm run typecheck): the SDK's FeatureDefinition has exactly the fields and
+// value types the server's schema accepts, so the two cannot drift apart.
+type AssertNever<T extends never> = T;
+type ServerDefinition = z.input<typeof FeatureCreate>;
+export type _NoFieldMissingInSdk = AssertNever<Exclude<keyof ServerDefinition, keyof FeatureDefinition>>;
+export type _NoFieldUnknownToServer = AssertNever<Exclude<keyof FeatureDefinition, keyof ServerDefinition>>;
+export type _SameValueTypes = AssertNever<Exclude<ServerDefinition["value_type"], ValueType | undefined>>;
 
 const workerFetch: typeof fetch = (input, init) => exports.default.fetch(new Request(input as string, init));
 const store = new FeatureStore({ url: "http://fstore.test/", apiKey: ADMIN_KEY, fetch: workerFetch });
@@ -35,11 +46,25 @@ describe("FeatureStore SDK", () => {
     await expect(unauthorized.getFeature("sdk_purchase_amount")).rejects.toMatchObject({ status: 401, code: "UNAUTHORIZED" });
   });
 
+  it("creates a feature twice without a 409, applies changed fields, and explains a real clash", async () => {
+    const first = await store.createFeature({ name: "sdk_repeat", entity_id: "customer", description: "v1" });
+    const again = await store.createFeature({ name: "sdk_repeat", entity_id: "customer", description: "v1" });
+    expect(again.updated_at).toBe(first.updated_at);
+    expect(await store.createFeature({ name: "sdk_repeat", entity_id: "customer", description: "v2" })).toMatchObject({ description: "v2" });
+    const clash = await store.createFeature({ name: "sdk_repeat", entity_id: "product" }).catch((e: unknown) => e);
+    expect(clash).toMatchObject({ status: 409, code: "CONFLICT" });
+    expect((clash as Error).message).toMatch(/entity_id 'customer'.*deleteFeature/);
+    const kind = await store.createFeature({ name: "sdk_repeat", query: "SELECT 1, 2" }).catch((e: unknown) => e);
+    expect((kind as Error).message).toContain("already exists as a push feature; this definition makes a sql feature");
+  });
+
   it("names a connector from its non-secret config, the same for both guide spellings", () => {
     const config = { host: "localhost", port: 5432, database: "mydb", user: "user", password: "password" };
     const a = new PostgreSQLConnector(config);
     const b = new PostgresConnector({ ...config, password: "another" });
-    expect(a.name).toMatch(/^postgres_[0-9a-f]{8}$/);
+    // The Python client derives the same name (clients/python/tests/test_connectors.py).
+    expect(a.name).toBe("postgres_ec2076c0");
+    expect(connectorName("postgres", config)).toBe(a.name);
     expect(b.name).toBe(a.name);
     expect(new PostgreSQLConnector({ ...config, database: "other" }).name).not.toBe(a.name);
     expect(new PostgreSQLConnector(config, { name: "orders_db" }).name).toBe("orders_db");

@@ -1,13 +1,11 @@
 /**
  * The FStore client (`import { FeatureStore } from "fstore"`): the TypeScript twin of the guide's
  * Python `FeatureStore`. It talks to a running FStore over its REST API and works wherever `fetch`
- * does (Node 18+, Workers, browsers). URL and key default to FSTORE_URL / FSTORE_KEY.
+ * does (Node 22, Workers, browsers). URL and key default to FSTORE_URL / FSTORE_KEY.
+ *
+ * Calls are safe to repeat: creating a feature that already exists with a compatible definition
+ * updates it instead of failing, and a call that fails removes the connector it created.
  */
-
-/** What the client needs of a connector object (fstore/connectors): registering itself and giving its name. */
-export interface ConnectorRef {
-  ensure(store: FeatureStore): Promise<string>;
-}
 
 export interface FeatureStoreOptions {
   /** Base URL of FStore; default FSTORE_URL or http://localhost:8000 (`npm run dev`). */
@@ -18,25 +16,32 @@ export interface FeatureStoreOptions {
   fetch?: typeof fetch;
 }
 
-/** An error answer from FStore, with its code and details. */
+/** An error answer from FStore (or no answer at all), with FStore's error code and details. */
 export class FStoreError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
+  /** HTTP status; 0 when FStore could not be reached or a run did not finish. */
+  readonly status: number;
+  /** FStore's error code (FEATURE_NOT_FOUND, VALIDATION_FAILED, ...) or a client one (UNREACHABLE, RUN_FAILED, ...). */
+  readonly code: string;
+  readonly details?: unknown;
+
+  constructor(status: number, code: string, message: string, details?: unknown) {
     super(message);
     this.name = "FStoreError";
+    this.status = status;
+    this.code = code;
+    this.details = details;
   }
 }
 
+export type ValueType = "float" | "int" | "string" | "bool" | "float_list" | "json";
+
+/** A feature definition as the guide writes it (test/sdk-types.test.ts keeps it in step with the server's schema). */
 export type FeatureDefinition = {
   name: string;
   description?: string;
   entity_id?: string;
   feature_group?: string;
-  value_type?: "float" | "int" | "string" | "bool" | "float_list" | "json";
+  value_type?: ValueType;
   ttl?: number | string | null;
   tags?: Record<string, string>;
   owner?: string;
@@ -44,15 +49,33 @@ export type FeatureDefinition = {
   query?: string;
   schedule?: string;
   update_frequency?: string;
+  timeout?: string;
+  incremental_column?: string;
   path?: string;
-  format?: string;
+  format?: "parquet" | "csv" | "json" | "ndjson" | "orc";
+  entity_column?: string;
+  value_column?: string;
+  timestamp_column?: string;
   batch_config?: { path: string; schedule?: string };
-} & Record<string, unknown>;
+  topic?: string;
+  value_field?: string;
+  window_size?: string;
+  stream_config?: { topic: string; value_field?: string; window_size?: string };
+};
 
-export type Feature = Required<Pick<FeatureDefinition, "name" | "entity_id" | "feature_group" | "value_type">> & {
+export type SourceType = "push" | "sql" | "file" | "stream";
+
+export type Feature = {
   id: string;
+  name: string;
+  description: string | null;
+  entity_id: string;
+  feature_group: string;
+  value_type: ValueType;
   ttl: number | null;
-  source_type: string;
+  tags: Record<string, string>;
+  owner: string | null;
+  source_type: SourceType;
   created_at: string;
   updated_at: string;
 } & Record<string, unknown>;
@@ -64,13 +87,96 @@ export interface FeatureValue {
   timestamp?: string;
 }
 
+export interface LatestValue {
+  feature_id: string;
+  entity_id: string;
+  value: unknown;
+  timestamp: string;
+}
+
 export interface Run {
   id: string;
-  status: string;
-  [key: string]: unknown;
+  feature_id: string;
+  status: "queued" | "running" | "succeeded" | "failed";
+  trigger: "schedule" | "manual";
+  rows_read: number;
+  rows_written: number;
+  rows_unchanged: number;
+  duration_ms: number | null;
+  watermark: string | null;
+  error: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface ConnectorInfo {
+  name: string;
+  type: string;
+  config: Record<string, unknown>;
+  secret_fields: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ConnectorTestResult {
+  ok: boolean;
+  kind?: string;
+  message: string;
+  server?: string;
+  latency_ms: number;
+}
+
+/** What a source reads from: SQL databases, data lakes, streams. */
+export type SourceKind = "sql" | "lake" | "stream";
+
+/**
+ * What the client needs of a connector (the classes in `fstore/connectors` implement it):
+ * where it reads from, and a way to make sure FStore holds it.
+ */
+export interface SourceConnector {
+  readonly kind: SourceKind;
+  readonly name: string;
+  /** Makes sure FStore holds this connector; `created` says whether this call created it. */
+  ensure(store: FeatureStore): Promise<{ name: string; created: boolean }>;
+}
+
+export interface RunOptions {
+  /** Called with the run each time it is polled (status, rows read so far). */
+  onProgress?: (run: Run) => void;
+  /** Give up waiting after this long (the run goes on in FStore); default 10 minutes. */
+  timeoutMs?: number;
+  /** Poll interval; default 500 ms. */
+  pollMs?: number;
 }
 
 const env = (name: string): string | undefined => (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+
+/** The connector constructed last of each kind: what a definition that names none reads from. */
+const latestConnectors = new Map<SourceKind, SourceConnector>();
+
+/** Called by every connector's constructor (the guide never passes its S3 connector along). */
+export function rememberConnector(connector: SourceConnector): void {
+  latestConnectors.set(connector.kind, connector);
+}
+
+/** Which kind of source a definition reads from, by its fields. */
+export function sourceKindOf(definition: Partial<FeatureDefinition>): SourceKind | null {
+  if (definition.query) return "sql";
+  if (definition.path || definition.batch_config) return "lake";
+  if (definition.topic || definition.stream_config) return "stream";
+  return null;
+}
+
+const SOURCE_TYPE_OF_KIND: Record<SourceKind, SourceType> = { sql: "sql", lake: "file", stream: "stream" };
+/** Fixed once a feature exists: a different value means a different feature. */
+const FIXED_FIELDS = ["entity_id", "feature_group", "value_type"] as const;
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+const path = (part: string) => encodeURIComponent(part);
 
 export class FeatureStore {
   readonly url: string;
@@ -83,34 +189,51 @@ export class FeatureStore {
     this.fetcher = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
-  /** One API call; error answers become FStoreError. */
-  async request<T = unknown>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-    const res = await this.fetcher(`${this.url}${path}`, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-        ...(this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {}),
-        ...headers,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+  /** One API call; error answers become FStoreError with FStore's code and message. */
+  async request<T = unknown>(method: string, apiPath: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.fetcher(`${this.url}${apiPath}`, {
+        method,
+        headers: {
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new FStoreError(
+        0,
+        "UNREACHABLE",
+        `cannot reach FStore at ${this.url} (${cause?.code ?? cause?.message ?? (err as Error).message}): is it running (npm run dev)? FSTORE_URL sets its address`,
+      );
+    }
     const text = await res.text();
     if (!res.ok) {
       let error: { code?: string; message?: string; details?: unknown } = {};
       try {
         error = (JSON.parse(text) as { error?: typeof error }).error ?? {};
       } catch {
-        // not an FStore error body
+        // not an FStore error body (a proxy, another server on that port)
       }
-      throw new FStoreError(res.status, error.code ?? "HTTP_ERROR", error.message ?? `${method} ${path}: HTTP ${res.status}`, error.details);
+      let message = error.message ?? `${method} ${apiPath}: HTTP ${res.status} ${text.slice(0, 200)}`;
+      if (res.status === 401 && !this.apiKey) message += " (no API key given: set FSTORE_KEY; `npm run dev` writes one to .dev.vars as FSTORE_ADMIN_KEY)";
+      throw new FStoreError(res.status, error.code ?? "HTTP_ERROR", message, error.details);
     }
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  /** Registers a feature; with `connector`, makes sure the connector exists and links it. */
-  async registerFeature(definition: FeatureDefinition, options: { connector?: ConnectorRef } = {}): Promise<Feature> {
-    const connector = options.connector ? await options.connector.ensure(this) : definition.connector;
-    return this.request<Feature>("POST", "/api/v1/features", { ...definition, ...(connector ? { connector } : {}) });
+  /**
+   * Registers a feature, or brings an existing one of the same name up to this definition, so a
+   * script can run twice. With `connector` (or, when the definition reads a source and names no
+   * connector, the connector of that kind constructed last), makes sure FStore holds it and links it.
+   * A feature that exists with another entity, group, value type or kind of source is a CONFLICT.
+   */
+  async registerFeature(definition: FeatureDefinition, options: { connector?: SourceConnector } = {}): Promise<Feature> {
+    const kind = sourceKindOf(definition);
+    const connector = options.connector ?? (definition.connector || !kind || kind === "stream" ? undefined : latestConnectors.get(kind));
+    return this.withConnector(connector, (name) => this.applyFeature(name ? { ...definition, connector: name } : definition));
   }
 
   /** The guide's `create_feature(name=..., query=..., batch_config=...)`. */
@@ -118,17 +241,26 @@ export class FeatureStore {
     return this.registerFeature(definition);
   }
 
+  listFeatures(filter: { feature_group?: string; entity?: string; source_type?: SourceType } = {}): Promise<Feature[]> {
+    return this.collectFeatures(filter);
+  }
+
   getFeature(name: string): Promise<Feature> {
-    return this.request<Feature>("GET", `/api/v1/features/${encodeURIComponent(name)}`);
+    return this.request<Feature>("GET", `/api/v1/features/${path(name)}`);
+  }
+
+  /** Changes a feature's editable fields (description, ttl, tags, owner, source). */
+  updateFeature(name: string, changes: Partial<FeatureDefinition>): Promise<Feature> {
+    return this.request<Feature>("PATCH", `/api/v1/features/${path(name)}`, changes);
   }
 
   async deleteFeature(name: string): Promise<void> {
-    await this.request("DELETE", `/api/v1/features/${encodeURIComponent(name)}`);
+    await this.request("DELETE", `/api/v1/features/${path(name)}`);
   }
 
   /** The guide's `send_feature_value`: true when FStore answered 200. */
   async sendFeatureValue(featureId: string, entityId: string, value: unknown, timestamp: string = new Date().toISOString()): Promise<boolean> {
-    await this.request("POST", `/api/v1/features/${encodeURIComponent(featureId)}/values`, { entity_id: entityId, value, timestamp });
+    await this.request("POST", `/api/v1/features/${path(featureId)}/values`, { entity_id: entityId, value, timestamp });
     return true;
   }
 
@@ -138,8 +270,8 @@ export class FeatureStore {
     return true;
   }
 
-  getLatestValue(featureId: string, entityId: string): Promise<{ value: unknown; timestamp: string }> {
-    return this.request("GET", `/api/v1/features/${encodeURIComponent(featureId)}/values/${encodeURIComponent(entityId)}`);
+  getLatestValue(featureId: string, entityId: string): Promise<LatestValue> {
+    return this.request<LatestValue>("GET", `/api/v1/features/${path(featureId)}/values/${path(entityId)}`);
   }
 
   getOnlineFeatures(request: { features?: string[]; feature_group?: string; entity_ids: string[] }) {
@@ -156,28 +288,122 @@ export class FeatureStore {
 
   /**
    * The guide's `update_feature_values(name, connector)`: links the connector when given, then
-   * materializes the feature now and waits for the run to finish.
+   * materializes the feature now and waits for the run to finish (`onProgress` sees each poll).
+   * Throws FStoreError RUN_FAILED with the run's error when the run failed.
    */
-  async updateFeatureValues(name: string, connector?: ConnectorRef, options: { timeoutMs?: number } = {}): Promise<Run> {
-    if (connector) await this.request("PATCH", `/api/v1/features/${encodeURIComponent(name)}`, { connector: await connector.ensure(this) });
-    const run = await this.request<Run>("POST", `/api/v1/features/${encodeURIComponent(name)}/materialize`);
-    return this.waitForRun(run.id, options.timeoutMs);
+  async updateFeatureValues(name: string, connector?: SourceConnector, options: RunOptions = {}): Promise<Run> {
+    if (connector) await this.withConnector(connector, (linked) => this.updateFeature(name, { connector: linked }));
+    return this.materialize(name, options);
   }
 
-  /** The guide's `run_batch_processing(name)` (data-lake features). */
-  runBatchProcessing(name: string, connector?: ConnectorRef, options: { timeoutMs?: number } = {}): Promise<Run> {
+  /** The guide's `run_batch_processing(name)` (data-lake features); same as updateFeatureValues. */
+  runBatchProcessing(name: string, connector?: SourceConnector, options: RunOptions = {}): Promise<Run> {
     return this.updateFeatureValues(name, connector, options);
   }
 
-  /** Polls a run until it has finished (succeeded or failed); throws when it failed. */
-  async waitForRun(id: string, timeoutMs = 120_000): Promise<Run> {
+  /** Starts a run of a SQL or file feature now and waits for it (see updateFeatureValues). */
+  async materialize(name: string, options: RunOptions = {}): Promise<Run> {
+    const run = await this.request<Run>("POST", `/api/v1/features/${path(name)}/materialize`);
+    options.onProgress?.(run);
+    return this.waitForRun(run.id, options);
+  }
+
+  getRun(id: string): Promise<Run> {
+    return this.request<Run>("GET", `/api/v1/runs/${path(id)}`);
+  }
+
+  async listRuns(feature: string, limit = 50): Promise<Run[]> {
+    return (await this.request<{ runs: Run[] }>("GET", `/api/v1/features/${path(feature)}/runs?limit=${limit}`)).runs;
+  }
+
+  /** Polls a run until it has finished; throws RUN_FAILED when it failed, RUN_TIMEOUT when it took too long. */
+  async waitForRun(id: string, { onProgress, timeoutMs = 600_000, pollMs = 500 }: RunOptions = {}): Promise<Run> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const run = await this.request<Run>("GET", `/api/v1/runs/${encodeURIComponent(id)}`);
+      const run = await this.getRun(id);
+      onProgress?.(run);
       if (run.status === "succeeded") return run;
-      if (run.status === "failed") throw new FStoreError(200, "RUN_FAILED", `run ${id} failed: ${String(run.error ?? "unknown error")}`, run);
-      if (Date.now() > deadline) throw new FStoreError(0, "RUN_TIMEOUT", `run ${id} still ${run.status} after ${timeoutMs} ms`, run);
-      await new Promise((r) => setTimeout(r, 500));
+      if (run.status === "failed") throw new FStoreError(0, "RUN_FAILED", `run ${id} of '${run.feature_id}' failed: ${run.error ?? "unknown error"}`, run);
+      if (Date.now() > deadline) {
+        throw new FStoreError(0, "RUN_TIMEOUT", `run ${id} is still ${run.status} after ${Math.round(timeoutMs / 1000)} s; it goes on in FStore (GET /api/v1/runs/${id})`, run);
+      }
+      await new Promise((r) => setTimeout(r, pollMs));
     }
+  }
+
+  listConnectors(): Promise<ConnectorInfo[]> {
+    return this.request<{ connectors: ConnectorInfo[] }>("GET", "/api/v1/connectors").then((r) => r.connectors);
+  }
+
+  getConnector(name: string): Promise<ConnectorInfo> {
+    return this.request<ConnectorInfo>("GET", `/api/v1/connectors/${path(name)}`);
+  }
+
+  createConnector(name: string, type: string, config: Record<string, unknown>): Promise<ConnectorInfo> {
+    return this.request<ConnectorInfo>("POST", "/api/v1/connectors", { name, type, config });
+  }
+
+  testConnector(name: string): Promise<ConnectorTestResult> {
+    return this.request<ConnectorTestResult>("POST", `/api/v1/connectors/${path(name)}/test`);
+  }
+
+  async deleteConnector(name: string): Promise<void> {
+    await this.request("DELETE", `/api/v1/connectors/${path(name)}`);
+  }
+
+  /** Runs `fn` with the connector's name; if `fn` fails, a connector this call created is removed again. */
+  private async withConnector<T>(connector: SourceConnector | undefined, fn: (name: string | undefined) => Promise<T>): Promise<T> {
+    if (!connector) return fn(undefined);
+    const { name, created } = await connector.ensure(this);
+    try {
+      return await fn(name);
+    } catch (err) {
+      if (created) await this.deleteConnector(name).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Create, or bring an existing feature of the same name up to `definition` (see registerFeature). */
+  private async applyFeature(definition: FeatureDefinition): Promise<Feature> {
+    try {
+      return await this.request<Feature>("POST", "/api/v1/features", definition);
+    } catch (err) {
+      if (!(err instanceof FStoreError && err.status === 409)) throw err;
+      const existing = await this.getFeature(definition.name).catch(() => null);
+      if (!existing) throw err; // a conflict other than the name (e.g. the group's entity)
+      const fix = `delete it first (store.deleteFeature('${definition.name}') or npx fstore features delete ${definition.name}) or choose another name`;
+      for (const field of FIXED_FIELDS) {
+        if (definition[field] !== undefined && definition[field] !== existing[field]) {
+          throw new FStoreError(409, "CONFLICT", `feature '${definition.name}' already exists with ${field} '${existing[field]}', not '${definition[field]}': ${fix}`, { existing });
+        }
+      }
+      const kind = sourceKindOf(definition);
+      if (kind && SOURCE_TYPE_OF_KIND[kind] !== existing.source_type) {
+        throw new FStoreError(
+          409,
+          "CONFLICT",
+          `feature '${definition.name}' already exists as a ${existing.source_type} feature; this definition makes a ${SOURCE_TYPE_OF_KIND[kind]} feature: ${fix}`,
+          { existing },
+        );
+      }
+      const changes = Object.fromEntries(
+        Object.entries(definition).filter(([k, v]) => k !== "name" && !(FIXED_FIELDS as readonly string[]).includes(k) && v !== undefined && !sameValue(existing[k], v)),
+      );
+      return Object.keys(changes).length > 0 ? this.updateFeature(definition.name, changes) : existing;
+    }
+  }
+
+  private async collectFeatures(filter: Record<string, string | undefined>): Promise<Feature[]> {
+    const all: Feature[] = [];
+    let cursor: string | null = null;
+    do {
+      const query = new URLSearchParams({ limit: "1000" });
+      for (const [k, v] of Object.entries(filter)) if (v) query.set(k, v);
+      if (cursor) query.set("cursor", cursor);
+      const page: { features: Feature[]; next_cursor: string | null } = await this.request("GET", `/api/v1/features?${query}`);
+      all.push(...page.features);
+      cursor = page.next_cursor;
+    } while (cursor);
+    return all;
   }
 }

@@ -1,3 +1,17 @@
-/** The `fstore` package entry: the client. Connector classes are in `fstore/connectors`. */
-export { FeatureStore, FStoreError } from "./client";
-export type { Feature, FeatureDefinition, FeatureStoreOptions, FeatureValue, Run } from "./client";
+/** The `fstore` package entry: the client. Connector classes are in `fstore/connectors`, the CLI is `npx fstore`. */
+export { FeatureStore, FStoreError } from "./client.ts";
+export type {
+  ConnectorInfo,
+  ConnectorTestResult,
+  Feature,
+  FeatureDefinition,
+  FeatureStoreOptions,
+  FeatureValue,
+  LatestValue,
+  Run,
+  RunOptions,
+  SourceConnector,
+  SourceKind,
+  SourceType,
+  ValueType,
+} from "./client.ts";

@@ -2,13 +2,16 @@
  * vitest globalSetup of the end-to-end project (Node side): one real `wrangler dev` of this
  * Worker — local D1/KV/Queues in a fresh temporary state directory, migrations applied, cron
  * triggerable through `/__scheduled` — shared by the end-to-end tests (Python client, browser).
- * Tests get its URL and admin key with `inject("e2eUrl")` / `inject("e2eAdminKey")`.
+ * Tests get its URL and admin key with `inject("e2eUrl")` / `inject("e2eAdminKey")`. The static
+ * assets (/docs' script) and the package (dist/sdk: SDK and CLI) are built first, so the tests
+ * exercise the current sources.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
+import { buildAssets, buildSdk } from "../../../scripts/build.mjs";
 import { freePort, logProblems, repoRoot, runWrangler, startWranglerDev, tail, waitForHttp } from "../../../scripts/lib/wrangler.mjs";
 
 declare module "vitest" {
@@ -20,6 +23,8 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
+  buildAssets();
+  buildSdk();
   const dir = mkdtempSync(path.join(tmpdir(), "fstore-e2e-"));
   const persistTo = path.join(dir, "state");
   const logFile = path.join(dir, "wrangler-dev.log");
