@@ -13,6 +13,7 @@ import { onlineRoutes } from "./routes/online";
 import { runFileRoutes } from "./routes/run-files";
 import { runRoutes } from "./routes/runs";
 import { valueRoutes } from "./routes/values";
+import { createUi } from "./ui/app";
 import { errorHook } from "./validation";
 
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -41,6 +42,7 @@ export function createApp() {
   app.route("/api/v1", runFileRoutes);
   app.route("/api/v1", onlineRoutes);
   app.route("/", feastRoutes);
+  app.route("/ui", createUi());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {
