@@ -55,7 +55,8 @@ export default defineConfig(async () => {
             name: "e2e",
             include: ["test/e2e/**/*.test.ts"],
             environment: "node",
-            globalSetup: ["./test/e2e/setup/wrangler-dev.ts"],
+            // The pgproxy and seeded PostgreSQL too: the dashboard's browser tests run a SQL feature.
+            globalSetup: ["./test/setup/sql-services.ts", "./test/e2e/setup/wrangler-dev.ts"],
             testTimeout: 60_000,
             hookTimeout: 120_000,
           },
