@@ -129,6 +129,13 @@ describe("a feature's page", () => {
     expect(page.html).toContain("Values of type string are listed, not charted.");
     expect(page.html).toContain("&quot;gold &lt;/td&gt;&lt;script&gt;x&lt;/script&gt;&quot;");
     expectNoRawHostile(page.html);
+    // A value too large to load for a page is named by its size.
+    await registerFeature({ name: "page_blob", entity_id: "customer", feature_group: "page_blobs", value_type: "json" });
+    await push("page_blob", "c1", { notes: "x".repeat(20_000) }, "2024-03-01T10:00:00Z");
+    await push("page_blob", "c1", { notes: "short" }, "2024-03-01T11:00:00Z");
+    const blob = await getPage("/ui/features/page_blob?entity=c1", cookie);
+    expect(blob.html).toContain("(20 KiB value, not shown)");
+    expect(blob.html).toContain("{&quot;notes&quot;:&quot;short&quot;}");
     const missing = await getPage("/ui/features/no_such_feature", cookie);
     expect(missing.status).toBe(404);
     expect(missing.html).toContain("feature &#39;no_such_feature&#39; not found");

@@ -35,6 +35,12 @@ beforeAll(async () => {
          SELECT f.id, 'c' || e.value, ?1 + e.value, '1.5' FROM features f, json_each('[1,2,3]') e WHERE f.name LIKE 'bulk_%00'`,
     ).bind(BASE_MS * 1000),
     env.DB.prepare(`INSERT INTO feature_latest (feature_id, entity_id, ts, value) SELECT feature_id, entity_id, ts, value FROM feature_values`),
+    // One feature with more entities than the list counts.
+    env.DB.prepare(
+      `INSERT INTO feature_latest (feature_id, entity_id, ts, value)
+         WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < 10000)
+         SELECT (SELECT id FROM features WHERE name = 'bulk_09999'), 'e' || i, ?1, '2' FROM seq`,
+    ).bind(BASE_MS * 1000),
     // Runs of the SQL features; pairs share a creation time, so the order also rests on the tie-break.
     env.DB.prepare(
       `INSERT INTO runs (id, feature_id, status, trigger, rows_read, rows_written, created_at, started_at, finished_at)
@@ -102,6 +108,11 @@ describe("pagination at volume", () => {
     const without = /<a href="\/ui\/features\/bulk_00101">[\s\S]*?<\/tr>/.exec(withValues.html)?.[0] ?? "";
     expect(without).toContain("no values");
     expect(without).toContain('<td class="num">0</td>');
+
+    // Counts in the list stop at 10,000; the feature's page counts exactly.
+    const many = await getPage("/ui/features?q=bulk_0999&limit=200", cookie);
+    expect(/<a href="\/ui\/features\/bulk_09999">[\s\S]*?<\/tr>/.exec(many.html)?.[0]).toContain('<td class="num">10,000+</td>');
+    expect((await getPage("/ui/features/bulk_09999", cookie)).html).toContain("10,001 with a value");
   });
 
   it("walks all 1,000 runs newest first, forwards and back, and filters them by status and feature", async () => {

@@ -153,8 +153,15 @@ export interface FeatureListRow {
   connector: string | null;
   /** Timestamp of the newest value, or null when there is none. */
   newest: Instant | null;
+  /** Entities with a value, counted up to ENTITY_COUNT_CAP (then "at least"). */
   entities: number;
 }
+
+/**
+ * Entity counts in the list stop here, so a page of features with millions of entities each costs
+ * a bounded scan; a feature's own page counts exactly.
+ */
+export const ENTITY_COUNT_CAP = 10_000;
 
 export interface Paged<T> {
   rows: T[];
@@ -192,7 +199,7 @@ export async function listFeatures(env: Bindings, f: FeatureFilter): Promise<Pag
   const limitSql = bind(f.limit + 1);
   const pageSql = `SELECT p.*,
       (SELECT max(v.ts) FROM feature_values v WHERE v.feature_id = p.id) AS newest,
-      (SELECT count(*) FROM feature_latest l WHERE l.feature_id = p.id) AS entities
+      (SELECT count(*) FROM (SELECT 1 FROM feature_latest l WHERE l.feature_id = p.id LIMIT ${ENTITY_COUNT_CAP + 1})) AS entities
     FROM (SELECT f.id, f.name, f.description, f.feature_group, f.entity_id, f.source_type, f.value_type, f.ttl_seconds,
                  json_extract(f.source, '$.connector') AS connector
             FROM features f WHERE ${filterSql}${cursorSql} ORDER BY f.name ${backwards ? "DESC" : "ASC"} LIMIT ${limitSql}) p
@@ -263,6 +270,8 @@ export interface FeatureDetail {
   schedule: { nextRun: Instant | null; failures: number; watermark: string | null; leased: boolean } | null;
   /** Whether "run now" applies (SQL and file features). */
   materializable: boolean;
+  /** Entities with a value. */
+  entities: number;
 }
 
 export async function featureDetail(env: Bindings, name: string): Promise<FeatureDetail> {
@@ -278,9 +287,11 @@ export async function featureDetail(env: Bindings, name: string): Promise<Featur
       connector = { name: connectorName, missing: true };
     }
   }
-  const schedule = await env.DB.prepare("SELECT next_run_at, failures, watermark, lease_until FROM feature_schedules WHERE feature_id = ?1")
-    .bind(row.id)
-    .first<{ next_run_at: number | null; failures: number; watermark: string | null; lease_until: number | null }>();
+  const [scheduleRows, countRows] = await env.DB.batch<unknown>([
+    env.DB.prepare("SELECT next_run_at, failures, watermark, lease_until FROM feature_schedules WHERE feature_id = ?1").bind(row.id),
+    env.DB.prepare("SELECT count(*) AS n FROM feature_latest WHERE feature_id = ?1").bind(row.id),
+  ]);
+  const schedule = ((scheduleRows?.results ?? []) as { next_run_at: number | null; failures: number; watermark: string | null; lease_until: number | null }[])[0];
   return {
     name: row.name,
     group: row.featureGroup,
@@ -291,18 +302,28 @@ export async function featureDetail(env: Bindings, name: string): Promise<Featur
     description: row.description,
     definition: featureToJson(row),
     connector,
-    schedule: schedule && {
+    schedule: schedule === undefined ? null : {
       nextRun: maybeMillis(schedule.next_run_at),
       failures: schedule.failures,
       watermark: schedule.watermark,
       leased: schedule.lease_until !== null && schedule.lease_until > Date.now(),
     },
     materializable: row.sourceType === "sql" || row.sourceType === "file",
+    entities: ((countRows?.results ?? []) as { n: number }[])[0]?.n ?? 0,
   };
+}
+
+/** Values longer than this (as JSON text) are not loaded for a page; it shows their size instead. */
+export const MAX_SHOWN_VALUE_BYTES = 4096;
+
+/** Stands in for a value too large to load for a page. */
+export class LargeValue {
+  constructor(readonly bytes: number) {}
 }
 
 export interface Point {
   at: Instant;
+  /** The value, or a LargeValue. */
   value: unknown;
 }
 
@@ -318,10 +339,17 @@ export async function entityHistory(env: Bindings, name: string, entity: string 
     chosen = newest?.entity_id ?? null;
   }
   if (chosen === null) return { entity: null, points: [] };
-  const { results } = await env.DB.prepare("SELECT ts, value FROM feature_values WHERE feature_id = ?1 AND entity_id = ?2 ORDER BY ts DESC LIMIT ?3")
+  // Large values (long embeddings, big JSON) are left in D1: a page of 500 of them would not fit in a Worker's memory.
+  const { results } = await env.DB.prepare(
+    `SELECT ts, CASE WHEN length(value) <= ${MAX_SHOWN_VALUE_BYTES} THEN value END AS value, length(value) AS size
+       FROM feature_values WHERE feature_id = ?1 AND entity_id = ?2 ORDER BY ts DESC LIMIT ?3`,
+  )
     .bind(feature.id, chosen, limit)
-    .all<{ ts: number; value: string }>();
-  return { entity: chosen, points: results.reverse().map((r) => ({ at: fromMicros(r.ts), value: JSON.parse(r.value) as unknown })) };
+    .all<{ ts: number; value: string | null; size: number }>();
+  return {
+    entity: chosen,
+    points: results.reverse().map((r) => ({ at: fromMicros(r.ts), value: r.value === null ? new LargeValue(r.size) : (JSON.parse(r.value) as unknown) })),
+  };
 }
 
 export interface HourCount {

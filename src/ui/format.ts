@@ -1,4 +1,5 @@
 /** How the dashboard writes numbers, sizes, ages, durations and feature values. */
+import { LargeValue } from "./data";
 
 export const int = (n: number) => n.toLocaleString("en-US");
 
@@ -38,10 +39,13 @@ export function ttl(seconds: number | null): string {
   return `${seconds}s`;
 }
 
+/** Text cut to `max` characters. */
+export const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
 /** A value as JSON text (strings quoted, so `"1"` and `1` differ), cut to `max` characters. */
 export function showValue(value: unknown, max = 120): string {
-  const text = JSON.stringify(value) ?? "null";
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  if (value instanceof LargeValue) return `(${bytes(value.bytes)} value, not shown)`;
+  return clip(JSON.stringify(value) ?? "null", max);
 }
 
 /** A numeric reading of a value for a chart: numbers as they are, booleans as 0/1, else null. */

@@ -10,6 +10,7 @@ import { EntityId, Name } from "../../schemas/common";
 import { valueTypes } from "../../value-types";
 import { HourBars, LineChart } from "../charts";
 import {
+  ENTITY_COUNT_CAP,
   entityHistory,
   featureDetail,
   featureGroupNames,
@@ -22,7 +23,7 @@ import {
   type FeatureListRow,
   type Viewer,
 } from "../data";
-import { duration, int, numeric, showValue, span, ttl } from "../format";
+import { clip, duration, int, numeric, showValue, span, ttl } from "../format";
 import { allow, can, signedIn, type UiEnv } from "../guard";
 import { Badge, Csrf, Notice, Page, Pager, render } from "../layout";
 import { optional, pageSize, parseWith } from "../query";
@@ -129,7 +130,7 @@ const FeatureTable: FC<{ rows: FeatureListRow[]; now: number }> = ({ rows, now }
         <tr>
           <td>
             <a href={`/ui/features/${encodeURIComponent(r.name)}`}>{r.name}</a>
-            {r.description ? <div class="muted small wrap">{showValue(r.description, 100).slice(1, -1)}</div> : null}
+            {r.description ? <div class="muted small wrap">{clip(r.description, 100)}</div> : null}
           </td>
           <td>
             <a href={`/ui/features?group=${encodeURIComponent(r.group)}`}>{r.group}</a>
@@ -144,7 +145,7 @@ const FeatureTable: FC<{ rows: FeatureListRow[]; now: number }> = ({ rows, now }
           <td>
             <Freshness row={r} now={now} />
           </td>
-          <td class="num">{int(r.entities)}</td>
+          <td class="num">{r.entities > ENTITY_COUNT_CAP ? `${int(ENTITY_COUNT_CAP)}+` : int(r.entities)}</td>
         </tr>
       ))}
     </tbody>
@@ -196,6 +197,8 @@ const Definition: FC<{ f: FeatureDetail }> = ({ f }) => {
         <dd>{ttl(f.ttlSeconds)}</dd>
         <dt>Source</dt>
         <dd>{f.source}</dd>
+        <dt>Entities</dt>
+        <dd>{int(f.entities)} with a value</dd>
         {definition.owner ? (
           <>
             <dt>Owner</dt>

@@ -56,8 +56,9 @@ describe("dashboard sign-in in a browser", () => {
     expect(cookies).toHaveLength(1);
     expect(cookies[0]).toMatchObject({ name: "__Host-fstore_session", path: "/", httpOnly: true, secure: true, sameSite: "Strict" });
     expect(cookies[0]?.value).not.toContain(adminKey);
-    expect(await page.evaluate(() => document.cookie)).toBe("");
-    const storage = await page.evaluate(() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)]));
+    // Evaluated in the page (written as text: this file is compiled without the DOM types).
+    expect(await page.evaluate("document.cookie")).toBe("");
+    const storage = await page.evaluate("JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])");
     expect(storage).toBe("[[],[]]");
     expect(await page.content()).not.toContain(adminKey);
   });
