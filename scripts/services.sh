@@ -3,6 +3,8 @@
 # PostgreSQL (127.0.0.1:5432, trust auth for local users, database `test`) and MariaDB
 # (127.0.0.1:3306, root with an empty password, database `test`). The connector tests also need a
 # password-authenticated PostgreSQL role (fstore_reader) to check wrong-password errors.
+# It also installs Debian's Chromium, which the dashboard's browser tests drive through
+# playwright-core (no browser download).
 set -euo pipefail
 
 SUDO=""
@@ -83,3 +85,10 @@ if ! mysql -h 127.0.0.1 -P 3306 -uroot -e "SELECT 1" >/dev/null 2>&1; then
 fi
 mysql -h 127.0.0.1 -P 3306 -uroot -e "CREATE DATABASE IF NOT EXISTS test"
 echo "services: mariadb ready on 127.0.0.1:3306"
+
+# --- Chromium (the dashboard's browser tests and `npm run screenshots`) -------------------
+if [ ! -x /usr/bin/chromium ]; then
+  echo "services: installing chromium"
+  apt_install chromium
+fi
+echo "services: $(/usr/bin/chromium --version 2>/dev/null | head -1)"

@@ -5,9 +5,6 @@
  */
 import { Hono } from "hono";
 
-/** Bumped when the files change, so browsers never combine a new page with an old cached file. */
-export const ASSET_VERSION = "1";
-
 const css = `
 :root { --fg: #1d2330; --muted: #5d6678; --line: #dde1e8; --bg: #f6f7f9; --card: #fff; --accent: #2457c5; --ok: #1c7c43; --warn: #9a6200; --bad: #b42318; }
 * { box-sizing: border-box; }
@@ -39,6 +36,8 @@ tr:last-child td { border-bottom: 0; }
 code, pre, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
 pre { background: #0f172a; color: #e2e8f0; padding: 12px 14px; border-radius: 8px; overflow: auto; white-space: pre-wrap; word-break: break-word; margin: 0; }
 .wrap { word-break: break-word; }
+pre.scroll { max-height: 420px; }
+.nowrap { white-space: nowrap; }
 form.filters { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-end; }
 label { display: flex; flex-direction: column; gap: 4px; font-size: 12px; color: var(--muted); }
 label.inline { flex-direction: row; align-items: center; gap: 6px; font-size: 14px; color: var(--fg); }
@@ -132,6 +131,14 @@ document.addEventListener("submit", function (event) {
   setTimeout(poll, 500);
 })();
 `;
+
+/** FNV-1a of the files: pages link `?v=<hash>`, so a browser never pairs a new page with an old cached file. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(36);
+}
+export const ASSET_VERSION = fnv1a(css + js);
 
 const cacheControl = "public, max-age=86400";
 

@@ -54,7 +54,7 @@ function snippets(origin: string, request: OnlineLookup) {
   return { curl, sdk };
 }
 
-const Copyable: FC<{ id: string; title: string; text: string }> = ({ id, title, text }) => (
+const Copyable: FC<{ id: string; title: string; text: string; scroll?: boolean }> = ({ id, title, text, scroll }) => (
   <div class="card">
     <div class="actions">
       <h2>{title}</h2>
@@ -62,7 +62,9 @@ const Copyable: FC<{ id: string; title: string; text: string }> = ({ id, title, 
         Copy
       </button>
     </div>
-    <pre id={id}>{text}</pre>
+    <pre id={id} class={scroll ? "scroll" : undefined}>
+      {text}
+    </pre>
   </div>
 );
 
@@ -146,9 +148,9 @@ const OnlinePage: FC<OnlinePageProps> = (p) => (
       </Notice>
     ) : null}
     {p.answer ? <Vectors answer={p.answer} /> : null}
-    {p.answer ? <Copyable id="online-json" title="Response (as the API returns it)" text={JSON.stringify(p.answer, null, 2)} /> : null}
     {p.code ? <Copyable id="online-curl" title="curl" text={p.code.curl} /> : null}
     {p.code ? <Copyable id="online-sdk" title="TypeScript SDK" text={p.code.sdk} /> : null}
+    {p.answer ? <Copyable id="online-json" title="Response (as the API returns it)" text={JSON.stringify(p.answer, null, 2)} scroll /> : null}
   </Page>
 );
 

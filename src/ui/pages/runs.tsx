@@ -78,7 +78,7 @@ const RunTable: FC<{ runs: RunRow[] }> = ({ runs }) => (
     <tbody>
       {runs.map((r) => (
         <tr data-live-run={live(r) ? r.id : undefined}>
-          <td class="mono">
+          <td class="mono nowrap">
             <a href={`/ui/runs/${r.id}`}>{(r.started ?? r.created).iso.slice(0, 19).replace("T", " ")}</a>
           </td>
           <td>
