@@ -2,8 +2,9 @@
  * Dashboard sessions: signing in with an API key, the session cookie's flags and contents,
  * forged/expired/revoked/signed-out sessions, CSRF refusals, and the security headers.
  */
-import { env } from "cloudflare:test";
+import { createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import worker from "../src/index";
 import { issueSession } from "../src/ui/session";
 import { ADMIN_KEY, callJson } from "./helpers";
 import { csrfOf, getPage, ORIGIN, postForm, sessionCookieOf, signIn, uiCall } from "./ui-helpers";
@@ -173,6 +174,24 @@ describe("cross-site request forgery", () => {
     const res = await postForm("/ui/sign-in", undefined, { key: ADMIN_KEY }, { origin: "https://evil.example" });
     expect(res.status).toBe(403);
     expect(res.headers.getSetCookie().some((c) => c.startsWith("__Host-fstore_session=ey"))).toBe(false);
+  });
+});
+
+describe("an unconfigured deployment", () => {
+  it("refuses to sign anyone in, and says why, when FSTORE_ADMIN_KEY is not set", async () => {
+    const cookie = await signIn();
+    const unconfigured = (path: string, init: RequestInit) =>
+      worker.fetch(new Request(`${ORIGIN}${path}`, { ...init, redirect: "manual" }), { ...env, FSTORE_ADMIN_KEY: undefined } as never, createExecutionContext());
+    const signInRes = await unconfigured("/ui/sign-in", {
+      method: "POST",
+      body: new URLSearchParams({ key: ADMIN_KEY }).toString(),
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: ORIGIN },
+    });
+    expect(signInRes.status).toBe(503);
+    expect(await signInRes.text()).toContain("FSTORE_ADMIN_KEY");
+    expect(signInRes.headers.getSetCookie()).toEqual([]);
+    const page = await unconfigured("/ui/features", { headers: { cookie } });
+    expect(page.status).toBe(503);
   });
 });
 

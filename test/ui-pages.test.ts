@@ -76,6 +76,10 @@ describe("features table", () => {
     expect(hostile.html).toContain("0 matching");
     expect(hostile.html).toContain("&quot;&gt;&lt;svg onload=alert(1)&gt;");
 
+    for (const odd of ["\u0000", "😀 ünïcödé", "\\", "'", "%_%", " "]) {
+      const page = await getPage(`/ui/features?q=${encodeURIComponent(odd)}`, cookie);
+      expect(page.status, JSON.stringify(odd)).toBe(200);
+    }
     for (const [query, message] of [
       ["source=bogus", "source"],
       ["type=decimal", "type"],
@@ -136,6 +140,10 @@ describe("a feature's page", () => {
     const blob = await getPage("/ui/features/page_blob?entity=c1", cookie);
     expect(blob.html).toContain("(20 KiB value, not shown)");
     expect(blob.html).toContain("{&quot;notes&quot;:&quot;short&quot;}");
+    const tooLong = await getPage(`/ui/features/page_label?entity=${"e".repeat(300)}`, cookie);
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.html).toContain("entity: entity_id must be at most 256 characters");
+    expect(tooLong.html).toContain("Definition");
     const missing = await getPage("/ui/features/no_such_feature", cookie);
     expect(missing.status).toBe(404);
     expect(missing.html).toContain("feature &#39;no_such_feature&#39; not found");

@@ -119,7 +119,12 @@ document.addEventListener("submit", function (event) {
   }
   function poll() {
     fetch("/ui/runs/live?ids=" + encodeURIComponent(ids.join(",")), { credentials: "same-origin", headers: { accept: "application/json" } })
-      .then(function (res) { if (!res.ok) throw new Error(String(res.status)); return res.json(); })
+      .then(function (res) {
+        // Signed out meanwhile (the answer is the sign-in page): show that page instead of polling on.
+        if (res.redirected) { window.location.reload(); throw new Error("signed out"); }
+        if (!res.ok) throw new Error(String(res.status));
+        return res.json();
+      })
       .then(function (body) {
         var finished = false;
         body.runs.forEach(function (run) { render(run); if (run.status === "succeeded" || run.status === "failed") finished = true; });

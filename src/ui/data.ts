@@ -16,13 +16,13 @@ import { Hono } from "hono";
 import { connectorFor } from "../../connectors/registry";
 import { isLakeConnector } from "../../connectors/files/store";
 import { forgetCachedKeys, generateKey, requireScope } from "../auth";
-import type { Scope, SourceType, ValueType } from "../db/schema";
+import type { FeatureRow, Scope, SourceType, ValueType } from "../db/schema";
 import type { AppEnv, Bindings } from "../env";
 import { ApiError, handleError } from "../errors";
 import { enqueueJobs } from "../jobs/messages";
 import { getRun, listRuns as listFeatureRuns, startRun, type RunRecord } from "../materialize/run";
 import { connectorToJson, getConnector, listConnectors, resolveConnector } from "../registry/connectors";
-import { featureToJson, findFeature, getFeature } from "../registry/features";
+import { featureToJson, getFeature } from "../registry/features";
 import { groupFeatures, loadCatalog, resolveRefs } from "../serving/catalog";
 import { readOnline, type Status } from "../serving/online";
 import { formatTimestamp } from "../time";
@@ -274,8 +274,7 @@ export interface FeatureDetail {
   entities: number;
 }
 
-export async function featureDetail(env: Bindings, name: string): Promise<FeatureDetail> {
-  const row = await getFeature(env.DB, name);
+async function featureDetail(env: Bindings, row: FeatureRow): Promise<FeatureDetail> {
   const connectorName = typeof row.source.connector === "string" ? row.source.connector : null;
   let connector: FeatureDetail["connector"] = null;
   if (connectorName !== null) {
@@ -331,8 +330,7 @@ export interface Point {
  * The newest `limit` values of one entity (oldest first, for a chart), and the entity charted
  * when none is asked for: the one with the newest value.
  */
-export async function entityHistory(env: Bindings, name: string, entity: string | undefined, limit: number): Promise<{ entity: string | null; points: Point[] }> {
-  const feature = await getFeature(env.DB, name);
+async function entityHistory(env: Bindings, feature: FeatureRow, entity: string | undefined, limit: number): Promise<{ entity: string | null; points: Point[] }> {
   let chosen = entity ?? null;
   if (chosen === null) {
     const newest = await env.DB.prepare("SELECT entity_id FROM feature_values WHERE feature_id = ?1 ORDER BY ts DESC LIMIT 1").bind(feature.id).first<{ entity_id: string }>();
@@ -362,8 +360,7 @@ export interface HourCount {
  * Values per hour (by value timestamp) over the `hours` hours ending with the hour of the
  * feature's newest value; empty hours included.
  */
-export async function valuesPerHour(env: Bindings, name: string, hours: number): Promise<HourCount[]> {
-  const feature = await getFeature(env.DB, name);
+async function valuesPerHour(env: Bindings, feature: FeatureRow, hours: number): Promise<HourCount[]> {
   const HOUR = 3_600_000_000;
   const newest = await env.DB.prepare("SELECT max(ts) AS ts FROM feature_values WHERE feature_id = ?1").bind(feature.id).first<{ ts: number | null }>();
   if (!newest || newest.ts === null) return [];
@@ -388,13 +385,12 @@ export interface LatestCell {
  * Latest values of a sample of entities (`limit` entity ids in order, after `after`) read through
  * the online path, so statuses are what `/api/v1/online-features` answers.
  */
-export async function latestSample(
+async function latestSample(
   env: Bindings,
-  name: string,
+  feature: FeatureRow,
   page: { after?: string; limit: number },
   waitUntil: (p: Promise<unknown>) => void,
 ): Promise<{ cells: LatestCell[]; next: string | null }> {
-  const feature = await getFeature(env.DB, name);
   const { results } = await env.DB.prepare("SELECT entity_id FROM feature_latest WHERE feature_id = ?1 AND (?2 IS NULL OR entity_id > ?2) ORDER BY entity_id LIMIT ?3")
     .bind(feature.id, page.after ?? null, page.limit + 1)
     .all<{ entity_id: string }>();
@@ -408,6 +404,30 @@ export async function latestSample(
     }),
     next: results.length > page.limit ? (ids.at(-1) ?? null) : null,
   };
+}
+
+export interface FeaturePageOptions {
+  /** The entity to chart (default: the one with the newest value). */
+  entity?: string;
+  /** Latest values: entities after this id. */
+  sampleAfter?: string;
+  points: number;
+  hours: number;
+  sampleSize: number;
+  runs: number;
+}
+
+/** Everything a feature's page shows, with the feature looked up once; FEATURE_NOT_FOUND when unknown. */
+export async function featurePage(env: Bindings, name: string, o: FeaturePageOptions, waitUntil: (p: Promise<unknown>) => void) {
+  const row = await getFeature(env.DB, name);
+  const [detail, history, hours, sample, runs] = await Promise.all([
+    featureDetail(env, row),
+    entityHistory(env, row, o.entity, o.points),
+    valuesPerHour(env, row, o.hours),
+    latestSample(env, row, { after: o.sampleAfter, limit: o.sampleSize }, waitUntil),
+    listFeatureRuns(env.DB, row.id, o.runs),
+  ]);
+  return { detail, history, hours, sample, runs };
 }
 
 // --- online lookup ----------------------------------------------------------------------------
@@ -564,12 +584,6 @@ export async function listRuns(env: Bindings, f: RunFilter): Promise<Paged<RunRo
   };
 }
 
-/** A feature's newest runs (the API's `GET /features/{id}/runs`). */
-export async function featureRuns(env: Bindings, name: string, limit: number): Promise<RunRecord[]> {
-  const feature = await getFeature(env.DB, name);
-  return listFeatureRuns(env.DB, feature.id, limit);
-}
-
 /** Runs by id (at most 100), for the live progress of a page. Unknown ids are left out. */
 export async function runsById(env: Bindings, ids: string[]): Promise<RunRow[]> {
   if (ids.length === 0) return [];
@@ -688,19 +702,30 @@ const USED_BY_SHOWN = 10;
 export async function connectorsWithUsage(env: Bindings): Promise<ConnectorRow[]> {
   const rows = await listConnectors(env.DB);
   if (rows.length === 0) return [];
-  const named = env.DB.prepare("SELECT name FROM features WHERE json_extract(source, '$.connector') = ?1 ORDER BY name LIMIT ?2");
-  const [counts, unnamed, ...lists] = await env.DB.batch<unknown>([
-    env.DB.prepare("SELECT json_extract(source, '$.connector') AS c, count(*) AS n FROM features WHERE json_extract(source, '$.connector') IS NOT NULL GROUP BY c"),
+  // One pass over the registry, however many connectors there are: the first names and the count per connector.
+  const [usage, unnamed] = await env.DB.batch<unknown>([
+    env.DB.prepare(
+      `SELECT c, name, n FROM (
+         SELECT json_extract(source, '$.connector') AS c, name,
+                row_number() OVER (PARTITION BY json_extract(source, '$.connector') ORDER BY name) AS k,
+                count(*) OVER (PARTITION BY json_extract(source, '$.connector')) AS n
+           FROM features WHERE json_extract(source, '$.connector') IS NOT NULL)
+        WHERE k <= ?1 ORDER BY c, name`,
+    ).bind(USED_BY_SHOWN),
     env.DB.prepare("SELECT count(*) AS n FROM features WHERE source_type = 'file' AND json_extract(source, '$.connector') IS NULL"),
-    ...rows.map((r) => named.bind(r.name, USED_BY_SHOWN)),
   ]);
-  const total = new Map(((counts?.results ?? []) as { c: string; n: number }[]).map((r) => [r.c, r.n]));
+  const used = new Map<string, { names: string[]; total: number }>();
+  for (const r of (usage?.results ?? []) as { c: string; name: string; n: number }[]) {
+    const entry = used.get(r.c) ?? { names: [], total: r.n };
+    entry.names.push(r.name);
+    used.set(r.c, entry);
+  }
   const lakes = rows.filter((r) => {
     const impl = connectorFor(r.type);
     return impl !== undefined && isLakeConnector(impl);
   });
   const defaultUsers = ((unnamed?.results ?? []) as { n: number }[])[0]?.n ?? 0;
-  return rows.map((row, i) => {
+  return rows.map((row) => {
     const json = connectorToJson(row);
     return {
       name: json.name,
@@ -708,7 +733,7 @@ export async function connectorsWithUsage(env: Bindings): Promise<ConnectorRow[]
       config: json.config,
       secretFields: json.secret_fields,
       created: fromMillis(row.createdAt),
-      usedBy: { names: ((lists[i]?.results ?? []) as { name: string }[]).map((r) => r.name), total: total.get(row.name) ?? 0 },
+      usedBy: used.get(row.name) ?? { names: [], total: 0 },
       usedByDefault: lakes.length === 1 && lakes[0]?.name === row.name ? defaultUsers : 0,
     };
   });
@@ -718,9 +743,4 @@ export async function connectorsWithUsage(env: Bindings): Promise<ConnectorRow[]
 export async function testConnector(env: Bindings, name: string) {
   const { impl, config } = await resolveConnector(env, name);
   return impl.test(impl.configSchema.parse(config));
-}
-
-/** Whether a feature exists (for links that may point at a deleted one). */
-export async function featureExists(env: Bindings, name: string): Promise<boolean> {
-  return (await findFeature(env.DB, name)) !== undefined;
 }

@@ -9,20 +9,7 @@ import type { FC } from "hono/jsx";
 import { EntityId, Name } from "../../schemas/common";
 import { valueTypes } from "../../value-types";
 import { HourBars, LineChart } from "../charts";
-import {
-  ENTITY_COUNT_CAP,
-  entityHistory,
-  featureDetail,
-  featureGroupNames,
-  featureRuns,
-  latestSample,
-  listFeatures,
-  materializeNow,
-  valuesPerHour,
-  type FeatureDetail,
-  type FeatureListRow,
-  type Viewer,
-} from "../data";
+import { ENTITY_COUNT_CAP, featureGroupNames, featurePage, listFeatures, materializeNow, type FeatureDetail, type FeatureListRow, type Viewer } from "../data";
 import { clip, duration, int, numeric, showValue, span, ttl } from "../format";
 import { allow, can, signedIn, type UiEnv } from "../guard";
 import { Badge, Csrf, Notice, Page, Pager, render } from "../layout";
@@ -314,16 +301,11 @@ export const featureRoutes = new Hono<UiEnv>()
     const name = c.req.param("name");
     const viewer = c.get("viewer");
     const csrf = c.get("csrf");
-    const f = await featureDetail(c.env, name); // FEATURE_NOT_FOUND → 404 page
     const parsed = parseWith(DetailQuery, c.req.query());
     const query = parsed.ok ? parsed.data : {};
-    const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
-    const [history, hours, sample, runs] = await Promise.all([
-      entityHistory(c.env, name, query.entity, HISTORY_POINTS),
-      valuesPerHour(c.env, name, HOURS),
-      latestSample(c.env, name, { after: query.sample_after, limit: SAMPLE_SIZE }, waitUntil),
-      featureRuns(c.env, name, 10),
-    ]);
+    const options = { entity: query.entity, sampleAfter: query.sample_after, points: HISTORY_POINTS, hours: HOURS, sampleSize: SAMPLE_SIZE, runs: 10 };
+    // FEATURE_NOT_FOUND → 404 page
+    const { detail: f, history, hours, sample, runs } = await featurePage(c.env, name, options, (p) => c.executionCtx.waitUntil(p));
     const chartable = history.points.map((p) => ({ ms: p.at.ms, y: numeric(p.value), label: `${p.at.iso}: ${showValue(p.value)}` }));
     const numericPoints = chartable.filter((p): p is { ms: number; y: number; label: string } => p.y !== null);
     return render(
@@ -490,6 +472,7 @@ export const featureRoutes = new Hono<UiEnv>()
           </div>
         </div>
       </Page>,
+      parsed.ok ? 200 : 400,
     );
   })
   .post("/:name/materialize", allow("write"), async (c) => {
