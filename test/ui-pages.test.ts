@@ -166,6 +166,19 @@ describe("online lookup", () => {
     expect(textOf(page.html, "online-sdk")).toContain(`store.getOnlineFeatures({\n  "features": [\n    "page_amount",`);
   });
 
+  it("shows a large answer in part: 100 rows of the table, and no raw response past 20,000 values", async () => {
+    for (let i = 0; i < 21; i++) await registerFeature({ name: `page_wide_${i}`, entity_id: "thing", feature_group: "page_wide" });
+    const entities = Array.from({ length: 1000 }, (_, i) => `t${i}`).join("\n");
+    const wide = await submit("/ui/online", "/ui/online", cookie, { group: "page_wide", entities });
+    expect(wide.status).toBe(200);
+    expect(wide.html).toContain("The first 100 of 1,000 entities are shown");
+    expect(wide.html.match(/<td class="mono">t\d+<\/td>/g)).toHaveLength(100);
+    expect(wide.html).not.toContain('id="online-json"');
+    expect(wide.html).toContain("The response has 21,000 values, too many to repeat here");
+    const narrow = await submit("/ui/online", "/ui/online", cookie, { features: "page_wide_0", entities });
+    expect(JSON.parse(textOf(narrow.html, "online-json")).results).toHaveLength(1000);
+  });
+
   it("looks up a whole group, and explains unknown features and too many entities", async () => {
     const group = await submit("/ui/online", "/ui/online", cookie, { group: "page_customers", entities: "c2" });
     expect(JSON.parse(textOf(group.html, "online-json")).features).toEqual(["page_amount", "page_label"]);

@@ -9,7 +9,7 @@ import type { FC } from "hono/jsx";
 import { ApiError } from "../../errors";
 import { OnlineRequest } from "../../schemas/online";
 import { featureGroupNames, onlineFeatures, type OnlineLookup, type Viewer } from "../data";
-import { showValue } from "../format";
+import { int, showValue } from "../format";
 import { signedIn, type UiEnv } from "../guard";
 import { Badge, Csrf, Notice, Page, render } from "../layout";
 import { parseWith } from "../query";
@@ -68,9 +68,19 @@ const Copyable: FC<{ id: string; title: string; text: string; scroll?: boolean }
   </div>
 );
 
+/** Rows of the vectors table; a larger answer is shown in part (the API's JSON holds it whole). */
+const TABLE_ROWS = 100;
+/** Cells (entities × features) past which the raw JSON is not repeated on the page. */
+const JSON_CELLS = 20_000;
+
 const Vectors: FC<{ answer: Answer }> = ({ answer }) => (
   <div class="card">
     <h2>Vectors</h2>
+    {answer.results.length > TABLE_ROWS ? (
+      <p class="muted small">
+        The first {TABLE_ROWS} of {int(answer.results.length)} entities are shown; the curl command below returns them all.
+      </p>
+    ) : null}
     <table>
       <thead>
         <tr>
@@ -81,7 +91,7 @@ const Vectors: FC<{ answer: Answer }> = ({ answer }) => (
         </tr>
       </thead>
       <tbody>
-        {answer.results.map((r) => (
+        {answer.results.slice(0, TABLE_ROWS).map((r) => (
           <tr>
             <td class="mono">{r.entity_id}</td>
             {answer.features.map((f) => (
@@ -150,7 +160,11 @@ const OnlinePage: FC<OnlinePageProps> = (p) => (
     {p.answer ? <Vectors answer={p.answer} /> : null}
     {p.code ? <Copyable id="online-curl" title="curl" text={p.code.curl} /> : null}
     {p.code ? <Copyable id="online-sdk" title="TypeScript SDK" text={p.code.sdk} /> : null}
-    {p.answer ? <Copyable id="online-json" title="Response (as the API returns it)" text={JSON.stringify(p.answer, null, 2)} scroll /> : null}
+    {p.answer && p.answer.features.length * p.answer.results.length <= JSON_CELLS ? (
+      <Copyable id="online-json" title="Response (as the API returns it)" text={JSON.stringify(p.answer, null, 2)} scroll />
+    ) : p.answer ? (
+      <Notice kind="info">The response has {int(p.answer.features.length * p.answer.results.length)} values, too many to repeat here: run the curl command to see it.</Notice>
+    ) : null}
   </Page>
 );
 
