@@ -5,7 +5,7 @@
  * When storage internals move, this is the one module to re-point.
  *
  * What the API does not offer yet and is done here:
- * - a run listing across all features, with file progress (`listRuns`, `runProgress`);
+ * - a run listing across all features, with file progress (`listRuns`, `runsById`, `runDetail`);
  * - per-feature freshness and entity counts for a page of the registry (`listFeatures`);
  * - creating and revoking keys (the keys routes keep that logic inline; `createKey`/`revokeKey`
  *   do the same: generateKey + insert, update + forgetCachedKeys).
@@ -18,7 +18,7 @@ import { isLakeConnector } from "../../connectors/files/store";
 import { forgetCachedKeys, generateKey, requireScope } from "../auth";
 import type { FeatureRow, Scope, SourceType, ValueType } from "../db/schema";
 import type { AppEnv, Bindings } from "../env";
-import { ApiError, handleError } from "../errors";
+import { ApiError, handleError, type ErrorCode } from "../errors";
 import { enqueueJobs } from "../jobs/messages";
 import { getRun, listRuns as listFeatureRuns, startRun, type RunRecord } from "../materialize/run";
 import { connectorToJson, getConnector, listConnectors, resolveConnector } from "../registry/connectors";
@@ -51,14 +51,14 @@ export interface Viewer {
 const keyCheck = new Hono<AppEnv>().get("/", requireScope("read"), (c) => c.json(c.get("principal")));
 keyCheck.onError(handleError);
 
-export type KeyCheck = { ok: true; keyId: string } | { ok: false; status: number; message: string };
-
-/** Checks a presented API key the way `Authorization: Bearer <key>` is checked. */
-export async function checkApiKey(env: Bindings, key: string): Promise<KeyCheck> {
+/** The key's id, or null for a key the API would refuse (unknown, revoked). */
+export async function checkApiKey(env: Bindings, key: string): Promise<string | null> {
   const res = await keyCheck.request("/", { headers: { authorization: `Bearer ${key}` } }, env);
-  if (res.ok) return { ok: true, keyId: ((await res.json()) as { keyId: string }).keyId };
-  const body = (await res.json()) as { error: { message: string } };
-  return { ok: false, status: res.status, message: body.error.message };
+  if (res.ok) return ((await res.json()) as { keyId: string }).keyId;
+  if (res.status === 401) return null;
+  // Unconfigured (503) or D1 failing: the same error the API gives, not "wrong key".
+  const { error } = (await res.json()) as { error: { code: ErrorCode; message: string } };
+  throw new ApiError(error.code, error.message);
 }
 
 /**

@@ -64,13 +64,12 @@ export const signInRoutes = new Hono<UiEnv>()
     if (!KEY_SHAPE.test(key)) {
       return render(c, <SignInForm next={next} error="That is not an API key: keys are printable characters without spaces." insecure={insecure} />, 400);
     }
-    const checked = await checkApiKey(c.env, key);
-    if (!checked.ok) {
+    const keyId = await checkApiKey(c.env, key); // NOT_CONFIGURED → 503 page
+    if (keyId === null) {
       // The message never repeats the key.
-      const error = checked.status === 503 ? checked.message : "That key was not accepted: it is unknown or has been revoked.";
-      return render(c, <SignInForm next={next} error={error} insecure={insecure} />, checked.status === 503 ? 503 : 401);
+      return render(c, <SignInForm next={next} error="That key was not accepted: it is unknown or has been revoked." insecure={insecure} />, 401);
     }
-    const { token } = await issueSession(sessionSecret(c.env), checked.keyId);
+    const { token } = await issueSession(sessionSecret(c.env), keyId);
     setSessionCookie(c, token);
     return c.redirect(next, 303);
   })
