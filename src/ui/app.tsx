@@ -52,12 +52,7 @@ function errorPage(c: Context<UiEnv>, status: number, message: string) {
         {body}
       </Page>
     ) : (
-      <BarePage title={title}>
-        {body}
-        <p>
-          <a href="/ui/sign-in">Sign in</a>
-        </p>
-      </BarePage>
+      <BarePage title={title}>{body}</BarePage>
     ),
     status as 400,
   );

@@ -213,7 +213,7 @@ const Definition: FC<{ f: FeatureDetail }> = ({ f }) => {
       </dl>
       {typeof definition.query === "string" ? (
         <>
-          <h2 class="small muted">Query</h2>
+          <h2 class="small muted spaced-top">Query</h2>
           <pre>{definition.query}</pre>
         </>
       ) : null}
@@ -260,7 +260,7 @@ const ConnectorCard: FC<{ f: FeatureDetail; viewer: Viewer; csrf: string }> = ({
       )}
       {f.schedule ? (
         <>
-          <h2 class="small muted">Schedule</h2>
+          <h2 class="small muted spaced-top">Schedule</h2>
           <dl class="props">
             <dt>Next run</dt>
             <dd>{f.schedule.nextRun ? f.schedule.nextRun.iso : "not scheduled"}</dd>
