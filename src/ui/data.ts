@@ -313,7 +313,7 @@ async function featureDetail(env: Bindings, row: FeatureRow): Promise<FeatureDet
 }
 
 /** Values longer than this (as JSON text) are not loaded for a page; it shows their size instead. */
-export const MAX_SHOWN_VALUE_BYTES = 4096;
+const MAX_SHOWN_VALUE_BYTES = 4096;
 
 /** Stands in for a value too large to load for a page. */
 export class LargeValue {
@@ -464,7 +464,7 @@ export async function onlineFeatures(env: Bindings, request: OnlineLookup, waitU
 
 // --- runs --------------------------------------------------------------------------------------
 
-export type RunStatus = RunRecord["status"];
+type RunStatus = RunRecord["status"];
 
 export interface RunFilter {
   status?: RunStatus;

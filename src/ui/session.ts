@@ -12,7 +12,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { sign, verify } from "hono/jwt";
 
 /** A session lasts this long from sign-in (no sliding renewal). */
-export const SESSION_SECONDS = 8 * 60 * 60;
+const SESSION_SECONDS = 8 * 60 * 60;
 /** Sent as `__Host-fstore_session`: Secure, Path=/, no Domain, so no subdomain can set or read it. */
 const COOKIE = "fstore_session";
 
