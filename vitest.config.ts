@@ -58,7 +58,8 @@ export default defineConfig(async () => {
             name: "e2e",
             include: ["test/e2e/**/*.test.ts"],
             environment: "node",
-            // Services check, the SQL and data-lake sources of the guide's examples, then wrangler dev.
+            // Services check, the SQL and data-lake sources of the guide's examples (the dashboard's
+            // browser tests also run a SQL feature on the seeded PostgreSQL), then wrangler dev.
             globalSetup: ["./test/setup/services.ts", "./test/setup/sql-services.ts", "./test/e2e/setup/guide-sources.ts", "./test/e2e/setup/wrangler-dev.ts"],
             testTimeout: 60_000,
             hookTimeout: 120_000,

@@ -3,8 +3,9 @@
 # PostgreSQL (127.0.0.1:5432, trust auth for local users, database `test`) and MariaDB
 # (127.0.0.1:3306, root with an empty password, database `test`). The connector tests also need a
 # password-authenticated PostgreSQL role (fstore_reader) to check wrong-password errors.
-# The end-to-end tests also need Chromium (the /docs browser test) and Debian's python3 with
-# requests, pytest and venv (the Python client and the guide's Python examples).
+# The end-to-end tests also need Chromium (the /docs and dashboard browser tests, driven by
+# playwright-core with no browser download) and Debian's python3 with requests, pytest and venv
+# (the Python client and the guide's Python examples).
 set -euo pipefail
 
 SUDO=""
@@ -86,7 +87,7 @@ fi
 mysql -h 127.0.0.1 -P 3306 -uroot -e "CREATE DATABASE IF NOT EXISTS test"
 echo "services: mariadb ready on 127.0.0.1:3306"
 
-# --- Browser and Python for the end-to-end tests ------------------------------------------
+# --- Chromium and Python for the end-to-end tests (/docs, the dashboard, the Python client) ---
 if [ ! -x /usr/bin/chromium ]; then
   echo "services: installing chromium"
   apt_install chromium

@@ -12,6 +12,7 @@ import { keyRoutes } from "./routes/keys";
 import { onlineRoutes } from "./routes/online";
 import { runRoutes } from "./routes/runs";
 import { valueRoutes } from "./routes/values";
+import { createUi } from "./ui/app";
 import { errorHook } from "./validation";
 
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -39,6 +40,7 @@ export function createApp() {
   app.route("/api/v1", runRoutes);
   app.route("/api/v1", onlineRoutes);
   app.route("/", feastRoutes);
+  app.route("/ui", createUi());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
   const openapi = {

@@ -33,7 +33,8 @@ export async function generateKey(): Promise<{ id: string; key: string; hash: st
   return { id, key, hash: await sha256Hex(key) };
 }
 
-const grants = (held: readonly Scope[], needed: Scope) =>
+/** Whether keys holding `held` may do what needs `needed` (the API's rule; the dashboard applies it too). */
+export const grants = (held: readonly Scope[], needed: Scope) =>
   held.includes("admin") || held.includes(needed) || (needed === "read" && held.includes("write"));
 
 /**
