@@ -15,6 +15,16 @@ import { defineConfig } from "vitest/config";
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
+    plugins: [
+      // node-postgres loads its Workers socket with require("pg-cloudflare"), whose "workerd" export
+      // is what wrangler's bundler picks; the test runner resolves CommonJS requires with the root
+      // Vite server, which would pick the package's empty default export instead.
+      {
+        name: "pg-cloudflare-for-workerd",
+        enforce: "pre" as const,
+        resolveId: (id: string) => (id === "pg-cloudflare" ? path.join(import.meta.dirname, "node_modules/pg-cloudflare/dist/index.js") : undefined),
+      },
+    ],
     test: {
       projects: [
         {
@@ -23,6 +33,9 @@ export default defineConfig(async () => {
             cloudflareTest(async ({ inject }) => ({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
+                // A Hyperdrive binding in front of the local PostgreSQL, as `wrangler dev` builds one from
+                // a localConnectionString (which must carry a password, even for trust auth).
+                hyperdrives: { TEST_HYPERDRIVE: `postgres://postgres:unused@127.0.0.1:5432/${inject("sqlDatabase")}` },
                 bindings: {
                   TEST_PG_PROXY: inject("pgProxy"),
                   TEST_SQL_DATABASE: inject("sqlDatabase"),

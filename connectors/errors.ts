@@ -46,7 +46,7 @@ const hints: Record<FailureKind, string> = {
   timeout: "timed out",
   query: "the query failed",
   read_only: "the query tried to write, which a read-only run refuses",
-  connection_lost: "the connection to the source was lost mid-run",
+  connection_lost: "the connection to the source was lost",
   tls: "TLS failed",
   unknown: "the source failed",
 };
@@ -54,7 +54,8 @@ const hints: Record<FailureKind, string> = {
 function kindFromMessage(message: string): FailureKind | undefined {
   const m = message.toLowerCase();
   if (/enotfound|getaddrinfo|dns|name resolution|no such host|lookup/.test(m)) return "dns";
-  if (/econnrefused|connection refused|refused/.test(m)) return "refused";
+  // Workers sockets say "proxy request failed, cannot connect to the specified address".
+  if (/econnrefused|connection refused|refused|cannot connect to the specified address/.test(m)) return "refused";
   if (/timeout|timed out|etimedout/.test(m)) return "timeout";
   if (/password authentication failed|access denied|authentication/.test(m)) return "auth";
   if (/does not exist/.test(m) && /database/.test(m)) return "database";

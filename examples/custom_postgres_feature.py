@@ -3,7 +3,8 @@ The guide's "PostgreSQL com Query Customizada" (examples/custom_postgres_feature
 with a custom CTE query on a daily cron schedule, registered with its connector; then, not in
 the guide, one run now instead of waiting for midnight.
 
-From the repository root, FStore running (`npm run dev`) and the WebSocket proxy (`npm run pgproxy`):
+From the repository root, with FStore running (`npm run dev`) and a local PostgreSQL — the guide's
+config as written reaches it directly over TCP (docs/connectors.md):
 
     export FSTORE_KEY=$(grep '^FSTORE_ADMIN_KEY=' .dev.vars | cut -d= -f2-)
     psql -h localhost -U postgres -d test -f examples/seed/postgres.sql
@@ -23,8 +24,6 @@ postgres_config = {
     "database": os.environ.get("PGDATABASE", "mydb"),   # seu database
     "user": os.environ.get("PGUSER", "user"),           # seu usuário
     "password": os.environ.get("PGPASSWORD", "pass"),   # sua senha
-    # Not in the guide: the WebSocket proxy in front of a PostgreSQL that is not Neon (docs/connectors.md)
-    "ws_proxy": os.environ.get("FSTORE_PG_WS_PROXY", "127.0.0.1:8787/v2"),
 }
 
 # 2. Inicializar o Feature Store e o conector

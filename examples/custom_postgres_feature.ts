@@ -3,7 +3,8 @@
  * (examples/custom_postgres_feature.py): a feature with a custom CTE query on a daily cron
  * schedule, registered with its connector; then, not in the guide, one run now.
  *
- * From the repository root, FStore running (`npm run dev`) and the WebSocket proxy (`npm run pgproxy`):
+ * From the repository root, with FStore running (`npm run dev`) and a local PostgreSQL — the guide's
+ * config as written reaches it directly over TCP (docs/connectors.md):
  *
  *   export FSTORE_KEY=$(grep '^FSTORE_ADMIN_KEY=' .dev.vars | cut -d= -f2-)
  *   psql -h localhost -U postgres -d test -f examples/seed/postgres.sql
@@ -21,8 +22,6 @@ const postgres_config = {
   database: process.env.PGDATABASE ?? "mydb", // seu database
   user: process.env.PGUSER ?? "user", // seu usuário
   password: process.env.PGPASSWORD ?? "pass", // sua senha
-  // Not in the guide: the WebSocket proxy in front of a PostgreSQL that is not Neon (docs/connectors.md)
-  ws_proxy: process.env.FSTORE_PG_WS_PROXY ?? "127.0.0.1:8787/v2",
 };
 
 // 2. Inicializar o Feature Store e o conector

@@ -2,8 +2,8 @@
  * TypeScript twin of the guide's "Exemplo PostgreSQL" (examples/postgres_features.py): a
  * PostgreSQL connector, a SQL feature, and its values pulled now.
  *
- * From the repository root, FStore running (`npm run dev`) and, in another terminal, the WebSocket
- * proxy the Postgres connector needs for any PostgreSQL that is not Neon (`npm run pgproxy`):
+ * From the repository root, with FStore running (`npm run dev`) and a local PostgreSQL — the guide's
+ * config as written reaches it directly over TCP (docs/connectors.md):
  *
  *   export FSTORE_KEY=$(grep '^FSTORE_ADMIN_KEY=' .dev.vars | cut -d= -f2-)
  *   psql -h localhost -U postgres -d test -f examples/seed/postgres.sql
@@ -22,9 +22,6 @@ const connector = new PostgresConnector({
   database: process.env.PGDATABASE ?? "mydatabase",
   user: process.env.PGUSER ?? "myuser",
   password: process.env.PGPASSWORD ?? "mypassword",
-  // Not in the guide: FStore reaches a PostgreSQL that is not Neon through a WebSocket proxy
-  // (`npm run pgproxy` listens on 127.0.0.1:8787; see docs/connectors.md).
-  ws_proxy: process.env.FSTORE_PG_WS_PROXY ?? "127.0.0.1:8787/v2",
 });
 
 // Criar e atualizar feature

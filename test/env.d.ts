@@ -18,5 +18,7 @@ declare namespace Cloudflare {
     /** Container SAS: read, add, create, write, delete, list. */
     TEST_AZURE_WRITE_SAS: string;
     FSTORE_RUN_ROWS_PER_INVOCATION: string;
+    /** Hyperdrive in front of the local PostgreSQL's TEST_SQL_DATABASE. */
+    TEST_HYPERDRIVE: Hyperdrive;
   }
 }

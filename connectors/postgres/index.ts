@@ -1,12 +1,21 @@
 /**
- * PostgreSQL through the Neon serverless driver (`Client` over a WebSocket). Neon hosts are
- * reached directly; any other PostgreSQL through a WebSocket-to-TCP proxy speaking Neon's wsproxy
- * protocol (`ws_proxy`, e.g. `npm run pgproxy` locally; docs/connectors.md for production).
+ * PostgreSQL, reached one of two ways (`transport`):
  *
- * A query runs inside `BEGIN READ ONLY` with a local statement_timeout and reads through a cursor
+ * - `tcp` (default): node-postgres (`pg`) over a Workers TCP socket — the guide's config
+ *   (`host, port, database, user, password`) as written, with no proxy. In production the
+ *   database must be reachable from Cloudflare's network; put a Hyperdrive binding in front of it
+ *   (`hyperdrive: "<binding>"` — FStore then takes host, port, user, password and database from the
+ *   binding) for pooled, low-latency connections and private networks.
+ * - `websocket`: the Neon serverless driver over a WebSocket — Neon hosts directly, any other
+ *   Postgres through a WebSocket-to-TCP proxy speaking Neon's wsproxy protocol (`ws_proxy`, e.g.
+ *   `npm run pgproxy` locally). The default for `*.neon.tech` hosts and whenever `ws_proxy` is set.
+ *
+ * Both speak the same protocol through the same client API, so reads are identical: a query runs
+ * inside `BEGIN READ ONLY` with a local statement_timeout and reads through a cursor
  * (`DECLARE ... CURSOR` + `FETCH n`), so only one batch is ever held in memory.
  */
-import { Client, types, type FieldDef } from "@neondatabase/serverless";
+import { Client as NeonClient, types as neonTypes, type FieldDef } from "@neondatabase/serverless";
+import pg from "pg";
 import { z } from "zod";
 import { toSourceError } from "../errors";
 import { bindSince, checkQueryStatement, SINCE_BEGINNING } from "../sql-statement";
@@ -14,44 +23,68 @@ import { secret, SourceError, type QueryBatch, type QueryOptions, type QueryRequ
 
 export const PostgresConfig = z
   .object({
-    host: z.string().min(1).max(255),
+    host: z.string().min(1).max(255).optional(),
     port: z.coerce.number().int().min(1).max(65535).default(5432),
-    database: z.string().min(1).max(255),
-    user: z.string().min(1).max(255),
+    database: z.string().min(1).max(255).optional(),
+    user: z.string().min(1).max(255).optional(),
     password: secret(z.string().max(1024).default("")),
+    /** How to reach the server: `tcp` (node-postgres over a socket) or `websocket` (Neon's driver). Default: websocket for Neon hosts and with `ws_proxy`, else tcp. */
+    transport: z.enum(["tcp", "websocket"]).optional(),
     /**
-     * Encrypts the WebSocket (wss://). Default: on, except to a ws_proxy on this machine
-     * (127.0.0.1 / localhost), which is the local development setup.
+     * Encrypts the connection (TLS for tcp, wss:// for websocket). Default: on, except to this
+     * machine (127.0.0.1 / localhost), which is the local development setup.
      */
     ssl: z.boolean().optional(),
-    /** A wsproxy-compatible WebSocket proxy, host:port/path without protocol, e.g. "127.0.0.1:8787/v2". Not needed for Neon. */
+    /** A wsproxy-compatible WebSocket proxy, host:port/path without protocol, e.g. "127.0.0.1:8787/v2" (websocket transport). */
     ws_proxy: z.string().min(1).max(512).optional(),
+    /** Name of a Hyperdrive binding of the Worker (wrangler.toml) to connect through; it supplies host, port, user, password and database. */
+    hyperdrive: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "must be the name of a Hyperdrive binding").optional(),
     /** Seconds to wait for the connection. */
     connect_timeout: z.number().positive().max(300).default(10),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.hyperdrive) return; // the binding supplies the address
+    for (const field of ["host", "database", "user"] as const) {
+      if (!c[field]) ctx.addIssue({ code: "custom", path: [field], message: `${field} is required (or name a Hyperdrive binding in 'hyperdrive')` });
+    }
+    if (c.ws_proxy && c.transport === "tcp") ctx.addIssue({ code: "custom", path: ["ws_proxy"], message: "ws_proxy is for the websocket transport; remove it or set transport to websocket" });
+  });
 export type PostgresConfig = z.infer<typeof PostgresConfig>;
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/i;
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)(:|\/|$)/i;
 
 /** Date-times stay text (microseconds kept; a JS Date would drop them): timestamp, timestamptz, date. */
 const TEXT_TYPES = new Set([1114, 1184, 1082]);
-const typeParsers = {
-  getTypeParser: (id: number, format?: "text" | "binary") => (TEXT_TYPES.has(id) ? (v: string) => v : types.getTypeParser(id, format)),
-};
+const textDates = <P>(getTypeParser: (id: number, format?: "text" | "binary") => P) => ({
+  getTypeParser: (id: number, format?: "text" | "binary") => (TEXT_TYPES.has(id) ? (v: string) => v : getTypeParser(id, format)),
+});
 
-/** A Client whose WebSocket remembers why it closed (the proxy names the TCP error there). */
-function makeClient(config: PostgresConfig) {
-  const state: { closeReason: string } = { closeReason: "" };
-  const client = new Client({
-    host: config.host,
-    port: config.port,
-    database: config.database,
-    user: config.user,
-    password: config.password,
-    application_name: "fstore",
-    types: typeParsers,
-  });
+/** What both drivers' clients offer, and all this connector uses. */
+interface PgLikeClient {
+  connect(): Promise<unknown>;
+  query(text: string | { text: string; name?: string; values?: unknown[]; rowMode?: "array" }, values?: unknown[]): Promise<{ rows: unknown[]; fields: FieldDef[] }>;
+  end(): Promise<void>;
+  on(event: "error", listener: (err: Error) => void): unknown;
+}
+
+const transportOf = (config: PostgresConfig) => config.transport ?? (config.ws_proxy || /\.neon\.tech$/i.test(config.host ?? "") ? "websocket" : "tcp");
+const where = (config: PostgresConfig) => `${config.host}:${config.port}`;
+
+/** A Client of the config's transport, plus why its WebSocket closed (the proxy names the TCP error there). */
+function makeClient(config: PostgresConfig): { client: PgLikeClient; state: { closeReason: string } } {
+  const state = { closeReason: "" };
+  const options = { host: config.host, port: config.port, database: config.database, user: config.user, password: config.password, application_name: "fstore" };
+  if (transportOf(config) === "tcp") {
+    const client = new pg.Client({
+      ...options,
+      ssl: config.ssl ?? !LOOPBACK.test(config.host ?? "") ? { rejectUnauthorized: true } : false,
+      connectionTimeoutMillis: config.connect_timeout * 1000,
+      types: textDates(pg.types.getTypeParser),
+    });
+    return { client: client as unknown as PgLikeClient, state };
+  }
+  const client = new NeonClient({ ...options, types: textDates(neonTypes.getTypeParser) });
   if (config.ws_proxy) {
     client.neonConfig.wsProxy = config.ws_proxy;
     client.neonConfig.useSecureWebSocket = config.ssl ?? !LOOPBACK.test(config.ws_proxy);
@@ -68,32 +101,37 @@ function makeClient(config: PostgresConfig) {
       });
     }
   };
+  return { client: client as unknown as PgLikeClient, state };
+}
+
+async function connect(config: PostgresConfig): Promise<PgLikeClient> {
+  const { client, state } = makeClient(config);
   // Errors after a failure or at shutdown arrive as events; they are reported through the
   // promise that failed, so an unlistened 'error' must not crash the isolate.
   client.on("error", () => {});
-  return { client, state };
-}
-
-async function connect(config: PostgresConfig) {
-  const { client, state } = makeClient(config);
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([
       client.connect(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new SourceError("timeout", `timed out: no answer from ${config.host}:${config.port} within ${config.connect_timeout}s`)), config.connect_timeout * 1000);
+        timer = setTimeout(() => reject(new SourceError("timeout", `timed out: no answer from ${where(config)} within ${config.connect_timeout}s`)), config.connect_timeout * 1000);
       }),
     ]);
     return client;
   } catch (err) {
     void client.end().catch(() => {});
+    // A proxy that is reached but cannot reach the database says why in the WebSocket's close reason.
     const reason = state.closeReason;
-    if (reason) throw toSourceError({ code: reason, message: `${reason} connecting to ${config.host}:${config.port}` }, "refused", [config.password]);
-    const e = err as { message?: string };
-    if (!(err instanceof SourceError) && e && /websocket|network connection lost|connection terminated/i.test(String(e.message))) {
+    if (reason && !/failed to establish websocket/i.test(reason)) {
+      throw toSourceError({ code: reason, message: `${reason} connecting to ${where(config)} through the WebSocket proxy ${config.ws_proxy}` }, "refused", [config.password]);
+    }
+    const message = reason || String((err as Error)?.message ?? err);
+    if (!(err instanceof SourceError) && transportOf(config) === "websocket" && /websocket|network connection lost|connection terminated/i.test(message)) {
       throw new SourceError(
         "refused",
-        `the connection was refused: could not open a WebSocket to ${config.ws_proxy ?? config.host} (is the WebSocket proxy running, and is ${config.host}:${config.port} on its allow-list?): ${e.message}`,
+        config.ws_proxy
+          ? `could not open a WebSocket to the proxy ${config.ws_proxy} (ws_proxy): is it running (locally: npm run pgproxy), and is ${where(config)} on its allow-list? (${message})`
+          : `could not open a WebSocket to ${config.host}: only Neon hosts accept one directly. For any other PostgreSQL use transport "tcp" (the default without ws_proxy), or run a WebSocket proxy (locally: npm run pgproxy) and set ws_proxy. (${message})`,
       );
     }
     throw toSourceError(err, "unknown", [config.password]);
@@ -102,7 +140,7 @@ async function connect(config: PostgresConfig) {
   }
 }
 
-async function close(client: Client) {
+async function close(client: PgLikeClient) {
   // end() sends Terminate; don't let a dead connection hold the run up.
   await Promise.race([client.end().catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
 }
@@ -113,7 +151,7 @@ async function test(config: PostgresConfig): Promise<TestResult> {
     const client = await connect(config);
     try {
       const { rows } = await client.query("SELECT version() AS v");
-      return { ok: true, message: "connected", server: String(rows[0]?.v ?? ""), latency_ms: Date.now() - started };
+      return { ok: true, message: "connected", server: String((rows[0] as { v?: unknown })?.v ?? ""), latency_ms: Date.now() - started };
     } finally {
       await close(client);
     }
@@ -140,13 +178,13 @@ function cursorQuery(request: QueryRequest): { sql: string; params: string[] } {
   if (!keyset) return { sql, params };
   const names = keyset.columns.map((_, i) => ident(`c${i + 1}`));
   const key = keyset.positions.map((p) => names[p] as string);
-  let where = "";
+  let filter = "";
   if (keyset.after) {
     const placeholders = keyset.after.map((_, i) => `$${params.length + i + 1}`);
-    where = ` WHERE (${key.join(", ")}) > (${placeholders.join(", ")})`;
+    filter = ` WHERE (${key.join(", ")}) > (${placeholders.join(", ")})`;
     params.push(...keyset.after);
   }
-  return { sql: `SELECT * FROM (${sql}) AS fstore_q(${names.join(", ")})${where} ORDER BY ${key.join(", ")}`, params };
+  return { sql: `SELECT * FROM (${sql}) AS fstore_q(${names.join(", ")})${filter} ORDER BY ${key.join(", ")}`, params };
 }
 
 /**

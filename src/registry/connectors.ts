@@ -52,6 +52,7 @@ function splitConfig(impl: AnyConnector, rawConfig: Record<string, unknown>) {
 export async function createConnector(env: Bindings, input: { name: string; type: string; config: Record<string, unknown> }) {
   const impl = implOf(input.type);
   const { config, secrets } = splitConfig(impl, input.config);
+  withHyperdrive(env, config); // a binding that does not exist is a 400 now, not a failed run later
   // Encrypt before touching D1: without a secret key nothing is stored.
   const sealed = await encryptSecrets(env, input.name, secrets);
   const now = Date.now();
@@ -89,10 +90,29 @@ export async function deleteConnector(db: D1Database, name: string): Promise<voi
   await drizzle(db).delete(connectors).where(eq(connectors.name, name));
 }
 
-/** The connector's implementation and its full config (secrets decrypted), for a test or a run. */
+/**
+ * A Postgres config naming a Hyperdrive binding (`hyperdrive`) gets its address and credentials
+ * from that binding: Hyperdrive (or, under `wrangler dev`, its localConnectionString) is where the
+ * Worker connects, over TCP, without TLS (Hyperdrive holds the TLS connection to the database).
+ */
+function withHyperdrive(env: Bindings, config: Record<string, unknown>): Record<string, unknown> {
+  const name = config.hyperdrive;
+  if (typeof name !== "string") return config;
+  const binding = (env as unknown as Record<string, Partial<Hyperdrive> | undefined>)[name];
+  if (!binding || typeof binding.connectionString !== "string") {
+    throw new ApiError(
+      "VALIDATION_FAILED",
+      `the Worker has no Hyperdrive binding '${name}': add a [[hyperdrive]] entry with binding = "${name}" to wrangler.toml (docs/connectors.md)`,
+      [{ path: "config.hyperdrive", message: "no such Hyperdrive binding" }],
+    );
+  }
+  return { ...config, host: binding.host, port: binding.port, user: binding.user, password: binding.password, database: binding.database, transport: "tcp", ssl: false };
+}
+
+/** The connector's implementation and its full config (secrets decrypted, bindings resolved), for a test or a run. */
 export async function resolveConnector(env: Bindings, name: string): Promise<{ impl: AnyConnector; config: Record<string, unknown> }> {
   const row = await getConnector(env.DB, name);
   const impl = implOf(row.type);
   const secrets = row.secrets ? await decryptSecrets(env, row.name, row.secrets) : {};
-  return { impl, config: { ...row.config, ...secrets } };
+  return { impl, config: withHyperdrive(env, { ...row.config, ...secrets }) };
 }

@@ -45,7 +45,6 @@ export function clientEnv(): Record<string, string> {
     PGDATABASE: database,
     PGUSER: "postgres",
     PGPASSWORD: "",
-    FSTORE_PG_WS_PROXY: inject("pgProxy"),
     MYSQL_DATABASE: database,
     MYSQL_USER: "root",
     MYSQL_PASSWORD: "",

@@ -1,7 +1,7 @@
 """
 Fixtures of the client's tests. They run against a real FStore and real sources, as set up by
 test/e2e/python-client.test.ts (`npm test`): FSTORE_URL and FSTORE_KEY name the server; the
-variables of the examples' headers (PG*, FSTORE_PG_WS_PROXY, AWS_*) name the sources. A missing
+variables of the examples' headers (PG*, AWS_*) name the sources. A missing
 variable fails the test run — these tests never skip.
 """
 import os
@@ -34,14 +34,13 @@ def unique():
 
 @pytest.fixture
 def pg_config():
-    """The seeded PostgreSQL, through the test pgproxy, in the guide's config shape."""
+    """The seeded PostgreSQL in the guide's config shape, reached directly over TCP."""
     return {
         "host": "localhost",
         "port": 5432,
         "database": need("PGDATABASE"),
         "user": need("PGUSER"),
         "password": os.environ.get("PGPASSWORD", ""),
-        "ws_proxy": need("FSTORE_PG_WS_PROXY"),
     }
 
 
