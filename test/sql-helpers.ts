@@ -37,6 +37,8 @@ export interface Run {
   duration_ms: number | null;
   watermark: string | null;
   error: string | null;
+  invocations: number;
+  created_at: string;
 }
 
 /** Runs a feature now, in the request, and returns the finished run. */
