@@ -466,7 +466,7 @@ export function sqlSourceContract(t: SqlTarget) {
       });
 
       it("a query ending in a line comment continues too", { timeout: 200_000 }, async () => {
-        await feature("many_commented", { query: "SELECT entity_id, value, at FROM contract_many -- every row" });
+        await feature("many_commented", { query: "SELECT entity_id, value, at AS timestamp FROM contract_many -- every row" });
         const done = (await run("many_commented")) as Run & { invocations: number };
         expect(done).toMatchObject({ status: "succeeded", error: null, rows_read: MANY, rows_written: MANY });
         expect(done.invocations).toBeGreaterThan(1);
