@@ -146,7 +146,8 @@ function cursorQuery(request: QueryRequest): { sql: string; params: string[] } {
     where = ` WHERE (${key.join(", ")}) > (${placeholders.join(", ")})`;
     params.push(...keyset.after);
   }
-  return { sql: `SELECT * FROM (${sql}) AS fstore_q(${names.join(", ")})${where} ORDER BY ${key.join(", ")}`, params };
+  // The newline ends a trailing `-- comment` of the query before the closing parenthesis.
+  return { sql: `SELECT * FROM (${sql}\n) AS fstore_q(${names.join(", ")})${where} ORDER BY ${key.join(", ")}`, params };
 }
 
 /**
