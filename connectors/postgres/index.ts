@@ -4,11 +4,12 @@
  * protocol (`ws_proxy`, e.g. `npm run pgproxy` locally; docs/connectors.md for production).
  *
  * A query runs inside `BEGIN READ ONLY` with a local statement_timeout and reads through a cursor
- * (`DECLARE ... CURSOR` + `FETCH n`), so only one batch is ever held in memory.
+ * (`DECLARE ... CURSOR` + `FETCH n`), so only one batch is ever held in memory; the transaction is
+ * always rolled back.
  */
 import { Client, types, type FieldDef } from "@neondatabase/serverless";
 import { z } from "zod";
-import { toSourceError } from "../errors";
+import { sourceError, toSourceError } from "../errors";
 import { bindSince, checkQueryStatement, SINCE_BEGINNING } from "../sql-statement";
 import { secret, SourceError, type QueryBatch, type QueryOptions, type QueryRequest, type SqlConnector, type TestResult } from "../types";
 
@@ -182,7 +183,18 @@ async function* query(config: PostgresConfig, request: QueryRequest, options: Qu
       if (rows.length > 0 || columns.length > 0) yield { columns: request.keyset?.columns ?? columns, rows };
       if (rows.length < options.batchSize) break;
     }
-    await client.query("COMMIT").catch(() => {});
+    // READ ONLY does not stop everything (a SELECT may create a large object): a transaction that
+    // got a transaction id wrote something. It is rolled back either way; a write fails the run.
+    let wrote = false;
+    try {
+      const { rows } = await client.query("SELECT txid_current_if_assigned() IS NOT NULL AS wrote");
+      wrote = rows[0]?.wrote === true;
+    } catch (err) {
+      throw toSourceError(err, "query", [config.password]);
+    } finally {
+      await client.query("ROLLBACK").catch(() => {});
+    }
+    if (wrote) throw sourceError("read_only", "the query changed the database (e.g. created a large object); the change was rolled back");
   } finally {
     await close(client);
   }
