@@ -1,7 +1,8 @@
-/** Shared by the data-lake tests: connector configs for s3rver and Azurite, runs and their files. */
+/** Shared by the data-lake tests: connector configs for s3rver and Azurite, runs and their files, the formats/ files' values. */
 import { env } from "cloudflare:test";
+import { expect } from "vitest";
 import { call, callJson, registerFeature } from "./helpers";
-import { BUCKET, CONTAINER } from "./lake-fixtures";
+import { BUCKET, CONTAINER, FORMAT_ROWS, fixtureRow, isoOf } from "./lake-fixtures";
 
 /** The guide's S3 config plus the endpoint of the local s3rver. */
 export const s3Config = (over: Record<string, unknown> = {}) => ({
@@ -49,6 +50,14 @@ export const runFiles = (runId: string) => callJson<RunFiles>("GET", `/api/v1/ru
 
 export async function latest(feature: string, entity: string) {
   return callJson<{ value: unknown; timestamp: string }>("GET", `/api/v1/features/${feature}/values/${encodeURIComponent(entity)}`, 200);
+}
+
+/** The values of rows 0, 1, 7 and the last of a formats/ file, as the API serves them. */
+export async function expectFixtureValues(feature: string, prefix: string) {
+  for (const i of [0, 1, 7, FORMAT_ROWS - 1]) {
+    const want = fixtureRow(prefix, i);
+    expect(await latest(feature, want.entity_id)).toMatchObject({ value: want.value, timestamp: isoOf(want.timestamp) });
+  }
 }
 
 /** Registers a file feature on `connector` and runs it once. */
