@@ -1,7 +1,7 @@
 /** Shared by the data-lake tests: connector configs for s3rver and Azurite, runs and their files, the formats/ files' values. */
 import { env } from "cloudflare:test";
 import { expect } from "vitest";
-import { call, callJson, registerFeature } from "./helpers";
+import { call, callJson, registerFeature, waitForRun as pollRun } from "./helpers";
 import { BUCKET, CONTAINER, FORMAT_ROWS, fixtureRow, isoOf } from "./lake-fixtures";
 
 /** The guide's S3 config plus the endpoint of the local s3rver. */
@@ -67,15 +67,6 @@ export async function ingest(name: string, connector: string, def: Record<string
   return { run, files: await runFiles(run.id) };
 }
 
-/** Polls a queued run until it has finished. */
-export async function waitForRun(runId: string, timeoutMs = 170_000): Promise<Run> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const run = await callJson<Run>("GET", `/api/v1/runs/${runId}`, 200);
-    if (run.status === "succeeded" || run.status === "failed") return run;
-    if (Date.now() > deadline) throw new Error(`run ${runId} still ${run.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 export { call };
+/** Polls a queued run until it has finished. */
+export const waitForRun = (runId: string) => pollRun<Run>(runId);

@@ -3,12 +3,9 @@
  * PostgreSQL through the pgproxy and MariaDB. Each target is its connector config, an admin
  * executor and the SQL fragments that differ; the tests themselves are the same.
  */
-import { Client } from "@neondatabase/serverless";
-import { env } from "cloudflare:test";
-import mysql from "mysql2/promise";
 import { expect } from "vitest";
 import { sqlSourceContract, type SqlTarget } from "./contract/sql-source";
-import { DB, mysqlConfig, pgConfig, withMysqlAdmin, withPgAdmin } from "./sql-helpers";
+import { DB, mysqlAdminConnection, mysqlConfig, pgAdminClient, pgConfig, withMysqlAdmin, withPgAdmin } from "./sql-helpers";
 
 const notRun = /was not run/;
 const readOnly = /^the query tried to write, which a read-only run refuses/;
@@ -26,12 +23,7 @@ const postgres: SqlTarget = {
   },
   rows: (sql) => withPgAdmin(async (c) => (await c.query(sql)).rows as Record<string, unknown>[]),
   async lockTable(table) {
-    const c = new Client({ host: "127.0.0.1", port: 5432, user: "postgres", password: "", database: DB });
-    c.neonConfig.wsProxy = env.TEST_PG_PROXY;
-    c.neonConfig.useSecureWebSocket = false;
-    c.neonConfig.pipelineConnect = false;
-    c.on("error", () => {});
-    await c.connect();
+    const c = await pgAdminClient();
     await c.query("BEGIN");
     await c.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
     return async () => {
@@ -119,7 +111,7 @@ const mariadb: SqlTarget = {
   },
   rows: (sql) => withMysqlAdmin(async (c) => (await c.query(sql))[0] as Record<string, unknown>[]),
   async lockTable(table) {
-    const c = await mysql.createConnection({ host: "127.0.0.1", port: 3306, user: "root", password: "", database: DB, disableEval: true });
+    const c = await mysqlAdminConnection();
     await c.query(`LOCK TABLES ${table} WRITE`);
     return async () => {
       await c.query("UNLOCK TABLES");

@@ -11,7 +11,7 @@
  */
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, callJson, registerFeature } from "../helpers";
+import { call, callJson, registerFeature, waitForRun } from "../helpers";
 import {
   CORRUPT_BAD,
   CORRUPT_GOOD,
@@ -28,7 +28,7 @@ import {
   preciseIso,
   TEST_ROWS_PER_INVOCATION,
 } from "../lake-fixtures";
-import { createConnector, expectFixtureValues, ingest, latest, materialize, runFiles, waitForRun, type Run } from "../lake-helpers";
+import { createConnector, expectFixtureValues, ingest, latest, materialize, runFiles, type Run } from "../lake-helpers";
 
 export interface ObjectStoreTarget {
   /** How test titles name the target. */
@@ -188,7 +188,7 @@ export function objectStoreContract(t: ObjectStoreTarget) {
         const name = `${p}_large_parquet`;
         await registerFeature({ name, entity_id: "thing", connector, path: "large/big.parquet" });
         const queued = await callJson<Run>("POST", `/api/v1/features/${name}/materialize`, 202);
-        const done = await waitForRun(queued.id);
+        const done = await waitForRun<Run>(queued.id);
         expect(done).toMatchObject({ status: "succeeded", error: null, rows_read: LARGE_ROWS, rows_written: LARGE_ROWS });
         await expectEveryRow(name, LARGE_FILES["large/big.parquet"], await runFiles(done.id));
       });

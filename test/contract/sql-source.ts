@@ -13,7 +13,7 @@
  * source database, whatever it hides.
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { call, callJson, registerFeature } from "../helpers";
+import { call, callJson, registerFeature, waitForRun } from "../helpers";
 import { createConnector, history, latest, materialize, orders, purchases, sumBy, type Run } from "../sql-helpers";
 
 /** SQL text that differs between databases. */
@@ -73,18 +73,6 @@ export interface SqlTarget {
   attackSetup: string[];
   /** Attacks only this database knows. */
   attacks: Attack[];
-}
-
-/** A run queued with POST .../materialize (202), polled through GET /api/v1/runs/{id} until it ends. */
-export async function waitForRun(runId: string, timeoutMs = 170_000): Promise<Run & { invocations: number }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const run = await callJson<Run & { invocations: number }>("GET", `/api/v1/runs/${runId}`, 200);
-    if (run.status === "succeeded" || run.status === "failed") return run;
-    // A guard against hangs, not a performance assertion.
-    if (Date.now() > deadline) throw new Error(`run ${runId} still ${run.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** Rows inserted with one multi-row INSERT per 1,000 (the same SQL in every dialect). */
@@ -425,23 +413,23 @@ export function sqlSourceContract(t: SqlTarget) {
 
     describe("runs longer than one invocation", () => {
       beforeAll(async () => {
-        await t.exec("DROP TABLE IF EXISTS contract_many", `CREATE TABLE contract_many (entity_id VARCHAR(20), value FLOAT, at ${t.sql.timestampType})`);
+        await t.exec("DROP TABLE IF EXISTS contract_many", `CREATE TABLE contract_many (n INT, entity_id VARCHAR(20), value FLOAT, at ${t.sql.timestampType})`);
         await insertRows(
           t,
           "contract_many",
-          Array.from({ length: MANY }, (_, i) => manyRow(i)).map((r) => [`'${r.entity}'`, String(r.value), ts(r.at)]),
+          Array.from({ length: MANY }, (_, i) => manyRow(i)).map((r, i) => [String(i), `'${r.entity}'`, String(r.value), ts(r.at)]),
         );
       });
 
-      /** Every row's value (and timestamp) in history, each exactly once. */
-      async function expectEveryRowOnce(name: string, withTime: boolean) {
+      /** Every row's value (and timestamp) in history, each exactly once; entities `e<i>`, or `<i>` with `numbered`. */
+      async function expectEveryRowOnce(name: string, withTime: boolean, numbered = false) {
         const rows = await historyOf(name);
         expect(rows).toHaveLength(MANY);
         const byEntity = new Map(rows.map((r) => [r.entity_id, r]));
         expect(byEntity.size).toBe(MANY);
         for (let i = 0; i < MANY; i++) {
           const want = manyRow(i);
-          const got = byEntity.get(want.entity);
+          const got = byEntity.get(numbered ? String(i) : want.entity);
           expect(got?.value).toBe(want.value);
           if (withTime) expect(got?.timestamp).toBe(isoOf(want.at));
         }
@@ -457,17 +445,17 @@ export function sqlSourceContract(t: SqlTarget) {
         await expectEveryRowOnce("many_queued", true);
       });
 
-      it(`inline (?wait=true): ${MANY} rows without a timestamp column continue across invocations`, { timeout: 200_000 }, async () => {
-        await feature("many_inline", { query: "SELECT entity_id, value FROM contract_many" });
-        const done = (await run("many_inline")) as Run & { invocations: number };
+      it(`inline (?wait=true): ${MANY} rows without a timestamp column, keyed by an integer, continue across invocations`, { timeout: 200_000 }, async () => {
+        await feature("many_inline", { query: "SELECT n, value FROM contract_many" });
+        const done = await run("many_inline");
         expect(done).toMatchObject({ status: "succeeded", error: null, rows_read: MANY, rows_written: MANY });
         expect(done.invocations).toBeGreaterThan(1);
-        await expectEveryRowOnce("many_inline", false);
+        await expectEveryRowOnce("many_inline", false, true);
       });
 
       it("a query ending in a line comment continues too", { timeout: 200_000 }, async () => {
         await feature("many_commented", { query: "SELECT entity_id, value, at AS timestamp FROM contract_many -- every row" });
-        const done = (await run("many_commented")) as Run & { invocations: number };
+        const done = await run("many_commented");
         expect(done).toMatchObject({ status: "succeeded", error: null, rows_read: MANY, rows_written: MANY });
         expect(done.invocations).toBeGreaterThan(1);
         await expectEveryRowOnce("many_commented", true);
@@ -550,6 +538,12 @@ export function sqlSourceContract(t: SqlTarget) {
           [`${p}_breaks_query`, "failed"],
           [`${p}_breaks_query`, "succeeded"],
         ]);
+        // The same as the feature's own list, and each run on its own.
+        const own = await callJson<Listed>("GET", `/api/v1/features/${p}_breaks_query/runs`, 200);
+        expect(own.runs.map((r) => r.id)).toEqual(ofFeature.map((r) => r.id));
+        const one = await callJson("GET", `/api/v1/runs/${ofFeature[0]!.id}`, 200);
+        expect(one).toMatchObject({ feature_id: `${p}_breaks_query`, status: "failed", trigger: "manual", rows_written: 0 });
+        expect(typeof one.duration_ms).toBe("number");
         const failed = await all("status=failed");
         expect(failed.every((r) => r.status === "failed")).toBe(true);
         const failedFeatures = new Set(failed.map((r) => r.feature_id));

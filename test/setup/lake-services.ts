@@ -49,6 +49,8 @@ declare module "vitest" {
     lakeAzureEndpoint: string;
     lakeAzureSas: string;
     lakeAzureWriteSas: string;
+    lakeAzureExpiredSas: string;
+    lakeAzureNoListSas: string;
   }
 }
 
@@ -266,13 +268,13 @@ export default async function setup(project: TestProject) {
       8,
       ([key, body]) => container.getBlockBlobClient(key).uploadData(body),
     );
-    const sas = (permissions: string) =>
+    const sas = (permissions: string, expiresOn = new Date(Date.now() + 6 * 3600_000)) =>
       generateBlobSASQueryParameters(
         {
           containerName: CONTAINER,
           permissions: ContainerSASPermissions.parse(permissions),
-          startsOn: new Date(Date.now() - 5 * 60_000),
-          expiresOn: new Date(Date.now() + 6 * 3600_000),
+          startsOn: new Date(expiresOn.getTime() - 6 * 3600_000),
+          expiresOn,
           protocol: SASProtocol.HttpsAndHttp,
         },
         credential,
@@ -281,6 +283,8 @@ export default async function setup(project: TestProject) {
     project.provide("lakeAzureEndpoint", azure.endpoint);
     project.provide("lakeAzureSas", sas("rl"));
     project.provide("lakeAzureWriteSas", sas("racwdl"));
+    project.provide("lakeAzureExpiredSas", sas("rl", new Date(Date.now() - 3600_000)));
+    project.provide("lakeAzureNoListSas", sas("r"));
   } catch (err) {
     await closeAll();
     throw err;
