@@ -134,6 +134,10 @@ const mariadb: SqlTarget = {
     "CREATE OR REPLACE PROCEDURE purge_victim() DELETE FROM victim",
     "CREATE OR REPLACE FUNCTION purge_victim_fn() RETURNS INT MODIFIES SQL DATA BEGIN DELETE FROM victim; RETURN 0; END",
     "CREATE OR REPLACE SEQUENCE attack_seq",
+    // A non-transactional table: a READ ONLY transaction must refuse the write, since nothing could undo it.
+    "CREATE OR REPLACE TABLE victim_myisam (id INT) ENGINE = MyISAM",
+    "INSERT INTO victim_myisam VALUES (1), (2), (3)",
+    "CREATE OR REPLACE FUNCTION purge_myisam_fn() RETURNS INT MODIFIES SQL DATA BEGIN DELETE FROM victim_myisam; RETURN 0; END",
   ],
   attacks: [
     { name: "an executable comment /*!50000 DROP TABLE victim */", query: "/*!50000 DROP TABLE victim */", error: /executable comment/ },
@@ -172,6 +176,15 @@ const mariadb: SqlTarget = {
       leftNoTrace: noOutfile("dump"),
     },
     { name: "a stored function that deletes, refused by the read-only transaction", query: "SELECT 'c1' AS entity_id, purge_victim_fn() AS value", error: readOnly },
+    {
+      name: "a stored function that deletes from a non-transactional (MyISAM) table",
+      query: "SELECT 'c1' AS entity_id, purge_myisam_fn() AS value",
+      error: readOnly,
+      leftNoTrace: async () => {
+        const [rows] = await mariadb.rows("SELECT count(*) AS n FROM victim_myisam");
+        expect(Number(rows?.n)).toBe(3);
+      },
+    },
     {
       name: "NEXTVAL() of a sequence",
       query: "SELECT 'c1' AS entity_id, NEXTVAL(attack_seq) AS value",
