@@ -45,6 +45,8 @@ export default defineConfig(async () => {
                   TEST_AZURE_ENDPOINT: inject("lakeAzureEndpoint"),
                   TEST_AZURE_SAS: inject("lakeAzureSas"),
                   TEST_AZURE_WRITE_SAS: inject("lakeAzureWriteSas"),
+                  TEST_AZURE_EXPIRED_SAS: inject("lakeAzureExpiredSas"),
+                  TEST_AZURE_NO_LIST_SAS: inject("lakeAzureNoListSas"),
                   // Small enough that the large test files take several invocations (test/lake-fixtures.ts).
                   FSTORE_RUN_ROWS_PER_INVOCATION: "5000",
                   TEST_MIGRATIONS: migrations,

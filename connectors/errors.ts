@@ -65,6 +65,9 @@ function kindFromMessage(message: string): FailureKind | undefined {
   return undefined;
 }
 
+/** A SourceError of `kind` whose message starts with the kind's hint, like the classified ones. */
+export const sourceError = (kind: FailureKind, detail: string) => new SourceError(kind, `${hints[kind]}: ${detail}`);
+
 /**
  * Classifies `err`; `fallback` is the kind to use when nothing more specific is known (e.g. "query"
  * once connected). `secrets` are scrubbed from the message, in case a driver echoed one.

@@ -11,21 +11,22 @@ import { SourceError } from "./types";
 /** Statements a feature query may start with (after comments and opening parentheses). */
 const QUERY_KEYWORDS = new Set(["select", "with", "values", "table"]);
 
-/** Leading whitespace, `-- ...` / `# ...` line comments and `/* ... *\/` block comments. */
-const LEADING_NOISE = /^(?:\s+|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$)|\/\*(?!!)[\s\S]*?\*\/|\()*/;
+/** Leading whitespace, `-- ...` / `# ...` line comments and `/* ... *\/` block comments (not executable ones). */
+const LEADING_NOISE = /^(?:\s+|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$)|\/\*(?!M?!)[\s\S]*?\*\/|\()*/;
 
 /**
  * The query without a trailing `;`, or a SourceError ("query") when it cannot be a single
  * row-returning statement. `dialect` decides whether `#` starts a comment and whether MySQL's
- * executable comments (`/*! ... *\/`, whose content runs) are possible.
+ * executable comments (`/*! ... *\/`, MariaDB's `/*M! ... *\/`, whose content runs) are possible.
  */
 export function checkQueryStatement(query: string, dialect: "postgres" | "mysql"): string {
   const sql = query.trim().replace(/;\s*$/, "");
   if (sql === "") throw new SourceError("query", "the feature's query is empty");
   const noise = dialect === "mysql" ? LEADING_NOISE : new RegExp(LEADING_NOISE.source.replace("|#[^\\n]*(?:\\n|$)", ""));
   const rest = sql.replace(noise, "");
-  if (dialect === "mysql" && rest.startsWith("/*!")) {
-    throw new SourceError("query", "the feature's query starts with a MySQL executable comment (/*! ... */); write the SELECT itself");
+  // MySQL runs `/*! ... *\/` and MariaDB also `/*M! ... *\/`.
+  if (dialect === "mysql" && /^\/\*M?!/.test(rest)) {
+    throw new SourceError("query", "the feature's query starts with a MySQL executable comment (/*! ... */ or /*M! ... */); write the SELECT itself");
   }
   const keyword = /^[A-Za-z]+/.exec(rest)?.[0]?.toLowerCase();
   if (!keyword || !QUERY_KEYWORDS.has(keyword)) {

@@ -17,6 +17,10 @@ declare namespace Cloudflare {
     TEST_AZURE_SAS: string;
     /** Container SAS: read, add, create, write, delete, list. */
     TEST_AZURE_WRITE_SAS: string;
+    /** Container SAS: read + list, expired an hour ago. */
+    TEST_AZURE_EXPIRED_SAS: string;
+    /** Container SAS: read only, no list. */
+    TEST_AZURE_NO_LIST_SAS: string;
     FSTORE_RUN_ROWS_PER_INVOCATION: string;
     /** Hyperdrive in front of the local PostgreSQL's TEST_SQL_DATABASE. */
     TEST_HYPERDRIVE: Hyperdrive;

@@ -22,23 +22,13 @@ import {
   typedRow,
   WIDE_GROUP,
 } from "./lake-fixtures";
-import { createConnector, ingest, latest, s3Config } from "./lake-helpers";
+import { createConnector, expectFixtureValues, ingest, latest, s3Config } from "./lake-helpers";
 
 const CONNECTOR = "formats_s3";
 
 beforeAll(async () => {
   await createConnector(CONNECTOR, "s3", s3Config());
 });
-
-/** The values of rows 0, 1, 7 and the last of a format file, as the API serves them. */
-async function expectFixtureValues(feature: string, prefix: string) {
-  for (const i of [0, 1, 7, FORMAT_ROWS - 1]) {
-    const want = fixtureRow(prefix, i);
-    const got = await latest(feature, want.entity_id);
-    expect(got.value).toBe(want.value);
-    expect(got.timestamp).toBe(isoOf(want.timestamp));
-  }
-}
 
 describe("Parquet from two writers and every codec", () => {
   for (const [key, prefix] of Object.entries(PARQUET_FILES)) {

@@ -41,3 +41,15 @@ export async function createKey(scopes: string[]): Promise<string> {
   const created = await callJson<{ key: string }>("POST", "/api/v1/keys", 201, { body: { name: `key-${scopes.join("-")}`, scopes } });
   return created.key;
 }
+
+/** Polls a run queued with POST .../materialize (202) through GET /api/v1/runs/{id} until it has finished. */
+export async function waitForRun<T extends { status: string } = any>(runId: string, timeoutMs = 170_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const run = await callJson<T>("GET", `/api/v1/runs/${runId}`, 200);
+    if (run.status === "succeeded" || run.status === "failed") return run;
+    // A guard against hangs, not a performance assertion.
+    if (Date.now() > deadline) throw new Error(`run ${runId} still ${run.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -73,3 +73,17 @@ export function typedRow(i: number) {
 /** badrow/: a CSV whose 7th data row has a value that is not a number. */
 export const BAD_ROW_FILE = "badrow/rows.csv";
 export const BAD_ROW = 7;
+
+/**
+ * precise/: Parquet timestamps finer than a millisecond, one file per physical type. Row `i` of
+ * entity "p" is 100 µs after row `i - 1`; the NANOS file adds 789 ns, which are truncated.
+ */
+export const PRECISE_FILES = { "precise/micros.parquet": "TIMESTAMP(MICROS)", "precise/nanos.parquet": "TIMESTAMP(NANOS)", "precise/int96.parquet": "INT96" } as const;
+export const PRECISE_ROWS = 20;
+/** Microseconds since the epoch of row `i`: 2024-07-01T12:00:00.000001Z + i × 100 µs. */
+export const preciseMicros = (i: number) => BigInt(Date.UTC(2024, 6, 1, 12)) * 1000n + 1n + BigInt(i) * 100n;
+/** The timestamp of row `i` as the API prints it. */
+export const preciseIso = (i: number) => {
+  const us = preciseMicros(i);
+  return `${new Date(Number(us / 1000n)).toISOString().slice(0, 19)}.${String(us % 1_000_000n).padStart(6, "0")}Z`;
+};

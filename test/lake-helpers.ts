@@ -1,7 +1,8 @@
-/** Shared by the data-lake tests: connector configs for s3rver and Azurite, runs and their files. */
+/** Shared by the data-lake tests: connector configs for s3rver and Azurite, runs and their files, the formats/ files' values. */
 import { env } from "cloudflare:test";
-import { call, callJson, registerFeature } from "./helpers";
-import { BUCKET, CONTAINER } from "./lake-fixtures";
+import { expect } from "vitest";
+import { call, callJson, registerFeature, waitForRun as pollRun } from "./helpers";
+import { BUCKET, CONTAINER, FORMAT_ROWS, fixtureRow, isoOf } from "./lake-fixtures";
 
 /** The guide's S3 config plus the endpoint of the local s3rver. */
 export const s3Config = (over: Record<string, unknown> = {}) => ({
@@ -51,6 +52,14 @@ export async function latest(feature: string, entity: string) {
   return callJson<{ value: unknown; timestamp: string }>("GET", `/api/v1/features/${feature}/values/${encodeURIComponent(entity)}`, 200);
 }
 
+/** The values of rows 0, 1, 7 and the last of a formats/ file, as the API serves them. */
+export async function expectFixtureValues(feature: string, prefix: string) {
+  for (const i of [0, 1, 7, FORMAT_ROWS - 1]) {
+    const want = fixtureRow(prefix, i);
+    expect(await latest(feature, want.entity_id)).toMatchObject({ value: want.value, timestamp: isoOf(want.timestamp) });
+  }
+}
+
 /** Registers a file feature on `connector` and runs it once. */
 export async function ingest(name: string, connector: string, def: Record<string, unknown>) {
   await registerFeature({ name, entity_id: "thing", connector, ...def });
@@ -58,15 +67,6 @@ export async function ingest(name: string, connector: string, def: Record<string
   return { run, files: await runFiles(run.id) };
 }
 
-/** Polls a queued run until it has finished. */
-export async function waitForRun(runId: string, timeoutMs = 170_000): Promise<Run> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const run = await callJson<Run>("GET", `/api/v1/runs/${runId}`, 200);
-    if (run.status === "succeeded" || run.status === "failed") return run;
-    if (Date.now() > deadline) throw new Error(`run ${runId} still ${run.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 export { call };
+/** Polls a queued run until it has finished. */
+export const waitForRun = (runId: string) => pollRun<Run>(runId);

@@ -37,6 +37,8 @@ export interface Run {
   duration_ms: number | null;
   watermark: string | null;
   error: string | null;
+  invocations: number;
+  created_at: string;
 }
 
 /** Runs a feature now, in the request, and returns the finished run. */
@@ -69,13 +71,22 @@ export function sumBy<T>(rows: T[], key: (r: T) => number, value: (r: T) => numb
 }
 
 // --- writable admin connections to the sources ----------------------------------------------
-export async function withPgAdmin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+/** A connected superuser session to the source database (end it when done). */
+export async function pgAdminClient(): Promise<Client> {
   const c = new Client({ host: "127.0.0.1", port: 5432, user: "postgres", password: "", database: DB });
   c.neonConfig.wsProxy = env.TEST_PG_PROXY;
   c.neonConfig.useSecureWebSocket = false;
   c.neonConfig.pipelineConnect = false;
   c.on("error", () => {});
   await c.connect();
+  return c;
+}
+
+/** A connected root session to the source database (end it when done). */
+export const mysqlAdminConnection = () => mysql.createConnection({ host: "127.0.0.1", port: 3306, user: "root", password: "", database: DB, disableEval: true });
+
+export async function withPgAdmin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = await pgAdminClient();
   try {
     return await fn(c);
   } finally {
@@ -84,7 +95,7 @@ export async function withPgAdmin<T>(fn: (c: Client) => Promise<T>): Promise<T> 
 }
 
 export async function withMysqlAdmin<T>(fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
-  const c = await mysql.createConnection({ host: "127.0.0.1", port: 3306, user: "root", password: "", database: DB, disableEval: true });
+  const c = await mysqlAdminConnection();
   try {
     return await fn(c);
   } finally {

@@ -115,7 +115,8 @@ function statementOf(request: QueryRequest): { sql: string; params: string[] } {
     where = ` WHERE (${key.join(", ")}) > (${keyset.after.map(() => "?").join(", ")})`;
     params.push(...keyset.after);
   }
-  return { sql: `SELECT * FROM (${sql}) AS fstore_q${where} ORDER BY ${key.join(", ")}`, params };
+  // The newline ends a trailing `-- comment` or `# comment` of the query before the closing parenthesis.
+  return { sql: `SELECT * FROM (${sql}\n) AS fstore_q${where} ORDER BY ${key.join(", ")}`, params };
 }
 
 /** Prepares `sql` server-side without running it: one statement only, and how many columns it returns. */

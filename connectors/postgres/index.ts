@@ -12,12 +12,13 @@
  *
  * Both speak the same protocol through the same client API, so reads are identical: a query runs
  * inside `BEGIN READ ONLY` with a local statement_timeout and reads through a cursor
- * (`DECLARE ... CURSOR` + `FETCH n`), so only one batch is ever held in memory.
+ * (`DECLARE ... CURSOR` + `FETCH n`), so only one batch is ever held in memory; the transaction is
+ * always rolled back.
  */
 import { Client as NeonClient, types as neonTypes, type FieldDef } from "@neondatabase/serverless";
 import pg from "pg";
 import { z } from "zod";
-import { toSourceError } from "../errors";
+import { sourceError, toSourceError } from "../errors";
 import { bindSince, checkQueryStatement, SINCE_BEGINNING } from "../sql-statement";
 import { secret, SourceError, type QueryBatch, type QueryOptions, type QueryRequest, type SqlConnector, type TestResult } from "../types";
 
@@ -184,7 +185,8 @@ function cursorQuery(request: QueryRequest): { sql: string; params: string[] } {
     filter = ` WHERE (${key.join(", ")}) > (${placeholders.join(", ")})`;
     params.push(...keyset.after);
   }
-  return { sql: `SELECT * FROM (${sql}) AS fstore_q(${names.join(", ")})${filter} ORDER BY ${key.join(", ")}`, params };
+  // The newline ends a trailing `-- comment` of the query before the closing parenthesis.
+  return { sql: `SELECT * FROM (${sql}\n) AS fstore_q(${names.join(", ")})${filter} ORDER BY ${key.join(", ")}`, params };
 }
 
 /**
@@ -210,6 +212,8 @@ async function* query(config: PostgresConfig, request: QueryRequest, options: Qu
     for (;;) {
       let result;
       try {
+        // Again before every FETCH: a row of the query may have called set_config('statement_timeout', '0', true).
+        await client.query("SELECT set_config('statement_timeout', $1, true)", [String(options.timeoutMs)]);
         result = await client.query({ text: `FETCH ${Math.floor(options.batchSize)} FROM ${CURSOR}`, rowMode: "array" });
       } catch (err) {
         throw toSourceError(err, "query", [config.password]);
@@ -219,7 +223,18 @@ async function* query(config: PostgresConfig, request: QueryRequest, options: Qu
       if (rows.length > 0 || columns.length > 0) yield { columns: request.keyset?.columns ?? columns, rows };
       if (rows.length < options.batchSize) break;
     }
-    await client.query("COMMIT").catch(() => {});
+    // READ ONLY does not stop everything (a SELECT may create a large object): a transaction that
+    // got a transaction id wrote something. It is rolled back either way; a write fails the run.
+    let wrote = false;
+    try {
+      const { rows } = await client.query("SELECT txid_current_if_assigned() IS NOT NULL AS wrote");
+      wrote = (rows[0] as { wrote?: unknown } | undefined)?.wrote === true;
+    } catch (err) {
+      throw toSourceError(err, "query", [config.password]);
+    } finally {
+      await client.query("ROLLBACK").catch(() => {});
+    }
+    if (wrote) throw sourceError("read_only", "the query changed the database (e.g. created a large object); the change was rolled back");
   } finally {
     await close(client);
   }

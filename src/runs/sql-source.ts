@@ -65,8 +65,9 @@ export function runQuery(feature: FeatureRow): string {
   const query = String(feature.source.query ?? "").trim().replace(/;\s*$/, "");
   const column = feature.source.incremental_column;
   if (typeof column !== "string") return query;
-  // The column name was checked against an identifier pattern at registration.
-  return `SELECT * FROM (${query}) fstore_incremental WHERE fstore_incremental.${column} > :since`;
+  // The column name was checked against an identifier pattern at registration. The newline ends a
+  // trailing `-- comment` of the query before the wrapper's closing parenthesis.
+  return `SELECT * FROM (${query}\n) fstore_incremental WHERE fstore_incremental.${column} > :since`;
 }
 
 /** The feature's SQL connector with its config (secrets decrypted). */

@@ -2,7 +2,8 @@
  * vitest globalSetup (Node side) for the data-lake tests: starts s3rver and Azurite, writes the
  * test files of test/lake-fixtures.ts into both — Parquet from two writers (hyparquet-writer and
  * DuckDB, every codec), CSV, JSON arrays, NDJSON, more keys than one listing page, files larger
- * than one invocation's budget, a corrupt file — and provides the endpoints and SAS tokens to
+ * than one invocation's budget, a corrupt file, timestamps finer than a millisecond in every
+ * Parquet physical type (TIMESTAMP MICROS and NANOS, INT96) — and provides the endpoints and SAS tokens to
  * the tests in workerd. Servers are stopped (and their data removed) in teardown.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -10,7 +11,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { ContainerSASPermissions, generateBlobSASQueryParameters, SASProtocol, StorageSharedKeyCredential, BlobServiceClient } from "@azure/storage-blob";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { parquetWriteBuffer } from "hyparquet-writer";
+import { parquetMetadata } from "hyparquet";
+import { ByteWriter, parquetWriteBuffer } from "hyparquet-writer";
+import { writeMetadata } from "hyparquet-writer/src/metadata.js";
 import type { TestProject } from "vitest/node";
 import { AZURITE_ACCOUNT, AZURITE_KEY, s3Writer, startAzurite, startS3rver } from "../../scripts/lake-servers.mjs";
 import {
@@ -30,6 +33,8 @@ import {
   MANY_FILES,
   manyKey,
   PARQUET_FILES,
+  PRECISE_ROWS,
+  preciseMicros,
   TYPED_FILE,
   TYPED_ROWS,
   typedRow,
@@ -44,6 +49,8 @@ declare module "vitest" {
     lakeAzureEndpoint: string;
     lakeAzureSas: string;
     lakeAzureWriteSas: string;
+    lakeAzureExpiredSas: string;
+    lakeAzureNoListSas: string;
   }
 }
 
@@ -82,6 +89,70 @@ async function duckdbParquet(dir: string, prefix: string, n: number, codec: stri
   connection.closeSync();
   instance.closeSync();
   return new Uint8Array(await readFile(file));
+}
+
+/** precise/: the same rows as TIMESTAMP(MICROS) and TIMESTAMP(NANOS) (DuckDB) and INT96 (below). */
+async function preciseParquet(dir: string, type: "TIMESTAMP" | "TIMESTAMP_NS"): Promise<Uint8Array> {
+  const instance = await DuckDBInstance.create(":memory:");
+  const connection = await instance.connect();
+  const file = path.join(dir, `precise-${type}.parquet`);
+  const rows = Array.from({ length: PRECISE_ROWS }, (_, i) => {
+    const us = preciseMicros(i);
+    const text = `${new Date(Number(us / 1000n)).toISOString().slice(0, 19).replace("T", " ")}.${String(us % 1_000_000n).padStart(6, "0")}${type === "TIMESTAMP_NS" ? "789" : ""}`;
+    return `('p', ${i}::DOUBLE, ${type} '${text}')`;
+  });
+  await connection.run(`COPY (SELECT * FROM (VALUES ${rows.join(", ")}) t(entity_id, value, timestamp)) TO '${file}' (FORMAT parquet)`);
+  connection.closeSync();
+  instance.closeSync();
+  return new Uint8Array(await readFile(file));
+}
+
+/**
+ * INT96 timestamps (nanoseconds of the day, then the Julian day; what Spark and Impala wrote), which
+ * no writer at hand produces: the column is written as 12-byte FIXED_LEN_BYTE_ARRAY values (the
+ * same bytes) and the footer is rewritten to call it INT96.
+ */
+function int96Parquet(): Uint8Array {
+  const JULIAN_EPOCH = 2_440_588n;
+  const values = Array.from({ length: PRECISE_ROWS }, (_, i) => {
+    const nanos = preciseMicros(i) * 1000n;
+    const bytes = new Uint8Array(12);
+    const view = new DataView(bytes.buffer);
+    view.setBigUint64(0, nanos % 86_400_000_000_000n, true);
+    view.setUint32(8, Number(JULIAN_EPOCH + nanos / 86_400_000_000_000n), true);
+    return bytes;
+  });
+  const file = parquetWriteBuffer({
+    codec: "UNCOMPRESSED",
+    statistics: false,
+    columnData: [
+      { name: "entity_id", data: values.map(() => "p") },
+      { name: "value", data: Float64Array.from(values.map((_, i) => i)) },
+      { name: "timestamp", data: values, encoding: "PLAIN", offsetIndex: false },
+    ],
+    schema: [
+      { name: "root", num_children: 3 },
+      { name: "entity_id", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "REQUIRED" },
+      { name: "value", type: "DOUBLE", repetition_type: "REQUIRED" },
+      { name: "timestamp", type: "FIXED_LEN_BYTE_ARRAY", type_length: 12, repetition_type: "REQUIRED" },
+    ],
+  });
+  const bytes = new Uint8Array(file);
+  const metadata = parquetMetadata(file);
+  const footerStart = bytes.length - 8 - new DataView(file).getUint32(bytes.length - 8, true);
+  const column = metadata.schema.find((e) => e.name === "timestamp")!;
+  column.type = "INT96";
+  delete column.type_length;
+  for (const group of metadata.row_groups) for (const chunk of group.columns) if (chunk.meta_data?.path_in_schema[0] === "timestamp") chunk.meta_data.type = "INT96";
+  const writer = new ByteWriter();
+  writeMetadata(writer, metadata);
+  const footer = new Uint8Array(writer.getBuffer());
+  const out = new Uint8Array(footerStart + footer.length + 8);
+  out.set(bytes.subarray(0, footerStart));
+  out.set(footer, footerStart);
+  new DataView(out.buffer).setUint32(footerStart + footer.length, footer.length, true);
+  out.set(new TextEncoder().encode("PAR1"), footerStart + footer.length + 4);
+  return out;
 }
 
 function csv(prefix: string, n: number): string {
@@ -153,13 +224,16 @@ async function buildFiles(dir: string): Promise<Files> {
       }),
     ),
   );
+  files.set("precise/micros.parquet", await preciseParquet(dir, "TIMESTAMP"));
+  files.set("precise/nanos.parquet", await preciseParquet(dir, "TIMESTAMP_NS"));
+  files.set("precise/int96.parquet", int96Parquet());
   const bad = rowsOf("br", 10).map((r, i) => `${r.entity_id},${i + 1 === BAD_ROW ? "n/a" : r.value},${isoOf(r.timestamp)}`);
   files.set(BAD_ROW_FILE, text(`entity_id,value,timestamp\n${bad.join("\n")}\n`));
   return files;
 }
 
-/** What goes into Azurite: enough to cover the same paths through the other store. */
-const AZURE_KEYS = (key: string) => /^(formats\/(hyparquet-snappy\.parquet|duckdb-zstd\.parquet|rows\.csv|rows\.ndjson)|globs\/|many\/|large\/big\.csv|corrupt\/)/.test(key);
+/** What goes into Azurite as well: every file of the object-store contract (test/contract/object-store.ts). */
+const AZURE_KEYS = (key: string) => /^(formats\/|globs\/|many\/|large\/|corrupt\/|precise\/)/.test(key);
 
 async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
@@ -194,13 +268,13 @@ export default async function setup(project: TestProject) {
       8,
       ([key, body]) => container.getBlockBlobClient(key).uploadData(body),
     );
-    const sas = (permissions: string) =>
+    const sas = (permissions: string, expiresOn = new Date(Date.now() + 6 * 3600_000)) =>
       generateBlobSASQueryParameters(
         {
           containerName: CONTAINER,
           permissions: ContainerSASPermissions.parse(permissions),
-          startsOn: new Date(Date.now() - 5 * 60_000),
-          expiresOn: new Date(Date.now() + 6 * 3600_000),
+          startsOn: new Date(expiresOn.getTime() - 6 * 3600_000),
+          expiresOn,
           protocol: SASProtocol.HttpsAndHttp,
         },
         credential,
@@ -209,6 +283,8 @@ export default async function setup(project: TestProject) {
     project.provide("lakeAzureEndpoint", azure.endpoint);
     project.provide("lakeAzureSas", sas("rl"));
     project.provide("lakeAzureWriteSas", sas("racwdl"));
+    project.provide("lakeAzureExpiredSas", sas("rl", new Date(Date.now() - 3600_000)));
+    project.provide("lakeAzureNoListSas", sas("r"));
   } catch (err) {
     await closeAll();
     throw err;
