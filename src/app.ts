@@ -1,9 +1,11 @@
-/** Builds the Hono app: error handling, body limit, auth gate, routes, OpenAPI and docs. */
+/** Builds the Hono app: error handling, Server-Timing, body limit, auth gate, routes, OpenAPI and docs. */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { bodyLimit } from "hono/body-limit";
+import { setMetric, timing } from "hono/timing";
 import type { AppEnv } from "./env";
 import { ApiError, errorResponse, handleError } from "./errors";
+import { metrics, usageOf } from "./invocation";
 import { feastRoutes } from "./routes/feast";
 import { connectorRoutes } from "./routes/connectors";
 import { featureRoutes } from "./routes/features";
@@ -22,6 +24,12 @@ export function createApp() {
   app.onError(handleError);
   app.notFound((c) => errorResponse(c, new ApiError("NOT_FOUND", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
 
+  // Server-Timing: where a request's time went (total, auth, registry, kv, d1, queue, encode).
+  app.use("*", timing({ totalDescription: "in the Worker" }));
+  app.use("*", async (c, next) => {
+    await next();
+    for (const m of metrics(usageOf(c.env))) setMetric(c, m.name, m.ms, m.desc);
+  });
   app.use("*", (c, next) =>
     bodyLimit({
       maxSize: Number(c.env.FSTORE_MAX_BODY_BYTES) || DEFAULT_MAX_BODY_BYTES,
