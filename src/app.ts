@@ -12,6 +12,7 @@ import { featureRoutes } from "./routes/features";
 import { health, VERSION } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
 import { onlineRoutes } from "./routes/online";
+import { cachePolicy } from "./storage/online-cache";
 import { runFileRoutes } from "./routes/run-files";
 import { runRoutes } from "./routes/runs";
 import { valueRoutes } from "./routes/values";
@@ -29,6 +30,11 @@ export function createApp() {
   app.use("*", async (c, next) => {
     await next();
     for (const m of metrics(usageOf(c.env))) setMetric(c, m.name, m.ms, m.desc);
+  });
+  // A wrong cache setting is refused loudly (503) rather than discovered in background work.
+  app.use("*", async (c, next) => {
+    cachePolicy(c.env);
+    await next();
   });
   app.use("*", (c, next) =>
     bodyLimit({

@@ -1,27 +1,52 @@
 /**
  * Queue consumer. Each message is parsed with zod and acked on its own; a failure is retried
  * with exponential backoff and, after `max_retries` (wrangler.toml), lands in the dead-letter queue.
+ *
+ * A whole batch runs in one invocation, which may make at most 1,000 KV operations (invocation.ts
+ * enforces it). So every job is started only when the KV operations it may need are left, and is
+ * otherwise sent back to the queue (not retried: that would spend its attempts); online-cache
+ * refreshes are merged and cut to what is left, the rest queued again.
  */
 import type { Bindings } from "../env";
-import { distinctGroupEntities, refreshCachedVectors, type GroupEntity } from "../storage/online-cache";
-import { executeQueuedRun, refreshRunRange } from "../materialize/run";
+import { kvOpsLeft } from "../invocation";
+import { executeQueuedRun, REFRESH_RUN_CHUNK, refreshRunRange } from "../materialize/run";
+import { distinctGroupEntities, INLINE_REFRESH_LIMIT, queueRefresh, refreshKeys, type GroupEntity } from "../storage/online-cache";
 import { JobMessage } from "./messages";
 
 const backoffSeconds = (attempts: number) => Math.min(300, 2 ** attempts * 5);
 
+/** KV operations kept back from every budget below (a margin for bookkeeping reads). */
+const KV_RESERVE = 10;
+/** The most KV operations a run job may make: a refresh-run of REFRESH_RUN_CHUNK staged rows, or a run's inline refresh. */
+const RUN_JOB_KV_OPS = Math.max(REFRESH_RUN_CHUNK, INLINE_REFRESH_LIMIT);
+
+type RefreshJob = Extract<JobMessage, { type: "refresh-online" }>;
+
 /**
- * The refresh jobs of one queue batch are merged so each vector is rebuilt once, however many
- * writes touched it (KV also accepts only about one write per second per key). Queued refreshes
- * come from large writes, so only vectors KV already holds are rebuilt (see refreshCachedVectors).
+ * The refresh jobs of one queue batch are merged so each vector is rebuilt once however many
+ * writes touched it, and cut to the KV operations left in this invocation (one per vector);
+ * vectors beyond that go back to the queue as new jobs.
  */
-async function refreshMerged(env: Bindings, jobs: { message: Message; keys: GroupEntity[] }[]): Promise<void> {
-  if (jobs.length === 0) return;
-  try {
-    await refreshCachedVectors(env.DB, env.ONLINE, distinctGroupEntities(jobs.flatMap((j) => j.keys)));
-    for (const j of jobs) j.message.ack();
-  } catch (err) {
-    console.error(`online-cache refresh of ${jobs.length} jobs failed: ${(err as Error).message}`);
-    for (const j of jobs) j.message.retry({ delaySeconds: backoffSeconds(j.message.attempts) });
+async function refreshMerged(env: Bindings, jobs: { message: Message; job: RefreshJob }[]): Promise<void> {
+  const bySort = new Map<string, { mode: RefreshJob["mode"]; attempt: number; keys: GroupEntity[]; messages: Message[] }>();
+  for (const { message, job } of jobs) {
+    const sort = `${job.mode}:${job.attempt}`;
+    const entry = bySort.get(sort) ?? { mode: job.mode, attempt: job.attempt, keys: [], messages: [] };
+    entry.keys.push(...job.keys);
+    entry.messages.push(message);
+    bySort.set(sort, entry);
+  }
+  for (const { mode, attempt, keys, messages } of bySort.values()) {
+    try {
+      const distinct = distinctGroupEntities(keys);
+      const budget = Math.max(0, kvOpsLeft(env) - KV_RESERVE);
+      await refreshKeys(env, distinct.slice(0, budget), mode, attempt);
+      if (distinct.length > budget) await queueRefresh(env, distinct.slice(budget), mode, attempt);
+      for (const m of messages) m.ack();
+    } catch (err) {
+      console.error(`online-cache refresh of ${messages.length} jobs failed: ${(err as Error).message}`);
+      for (const m of messages) m.retry({ delaySeconds: backoffSeconds(m.attempts) });
+    }
   }
 }
 
@@ -29,10 +54,13 @@ async function refreshMerged(env: Bindings, jobs: { message: Message; keys: Grou
  * Materialization jobs. A run records its own failure (and the scheduler retries it with
  * backoff), so only an error reaching D1 itself is retried here.
  */
-async function runJob(env: Bindings, message: Message, job: JobMessage): Promise<void> {
+async function runJob(env: Bindings, message: Message, job: Exclude<JobMessage, RefreshJob>): Promise<void> {
   try {
-    if (job.type === "materialize") await executeQueuedRun(env, job.run_id);
-    else if (job.type === "refresh-run") await refreshRunRange(env, job.run_id, job.group, job.from, job.to, "cached");
+    if (kvOpsLeft(env) < RUN_JOB_KV_OPS + KV_RESERVE) {
+      // Not enough KV operations left in this invocation: a fresh one will run it.
+      await env.JOBS.send(message.body, { contentType: "json" });
+    } else if (job.type === "materialize") await executeQueuedRun(env, job.run_id);
+    else await refreshRunRange(env, job.run_id, job.group, job.from, job.to, "cached");
     message.ack();
   } catch (err) {
     console.error(`job ${job.type} (message ${message.id}) failed: ${(err as Error).message}`);
@@ -47,7 +75,7 @@ export async function consumeQueue(batch: MessageBatch<unknown>, env: Bindings):
     batch.retryAll({ delaySeconds: 60 });
     return;
   }
-  const refreshes: { message: Message; keys: GroupEntity[] }[] = [];
+  const refreshes: { message: Message; job: RefreshJob }[] = [];
   for (const message of batch.messages) {
     const parsed = JobMessage.safeParse(message.body);
     if (!parsed.success) {
@@ -57,7 +85,7 @@ export async function consumeQueue(batch: MessageBatch<unknown>, env: Bindings):
       continue;
     }
     const job = parsed.data;
-    if (job.type === "refresh-online") refreshes.push({ message, keys: job.keys });
+    if (job.type === "refresh-online") refreshes.push({ message, job });
     else await runJob(env, message, job);
   }
   await refreshMerged(env, refreshes);

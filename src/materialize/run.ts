@@ -18,7 +18,7 @@ import type { Bindings } from "../env";
 import { ApiError } from "../errors";
 import { enqueueJobs } from "../jobs/messages";
 import { resolveConnector } from "../registry/connectors";
-import { INLINE_REFRESH_LIMIT, refreshCachedVectors, refreshVectors } from "../storage/online-cache";
+import { INLINE_REFRESH_LIMIT, refreshKeys } from "../storage/online-cache";
 import { jsonArrayChunks } from "../storage/values";
 import { formatTimestamp, nowMicros, parseDuration } from "../time";
 import { firstDue, nextDue, retryAt } from "./schedule";
@@ -339,7 +339,7 @@ export async function refreshRunRange(env: Bindings, runId: string, group: strin
     .bind(runId, from, to)
     .all<{ entity_id: string }>();
   const keys = results.map((r) => ({ group, entityId: r.entity_id }));
-  if (keys.length > 0) await (mode === "all" ? refreshVectors : refreshCachedVectors)(env.DB, env.ONLINE, keys);
+  if (keys.length > 0) await refreshKeys(env, keys, mode);
   await env.DB.prepare("DELETE FROM run_values WHERE run_id = ?1 AND seq >= ?2 AND seq < ?3").bind(runId, from, to).run();
 }
 
