@@ -9,7 +9,7 @@ const app = createApp();
 
 export default {
   // Each invocation sees its bindings counted, timed and held to Cloudflare's KV limit (invocation.ts).
-  fetch: (request: Request, env: Bindings, ctx: ExecutionContext) => app.fetch(request, instrument(env), ctx),
+  fetch: (request: Request, env: Bindings, ctx: ExecutionContext) => app.fetch(request, instrument(env, ctx), ctx),
   scheduled: (controller, env, ctx) => ctx.waitUntil(runScheduled(controller, instrument(env))),
   queue: (batch, env, _ctx) => consumeQueue(batch, instrument(env)),
 } satisfies ExportedHandler<Bindings, unknown>;

@@ -49,6 +49,9 @@ class Span {
 }
 
 export class Usage {
+  /** Background work of this invocation (ExecutionContext.waitUntil), when it has one. */
+  waitUntil?: (work: Promise<unknown>) => void;
+
   readonly kv = { span: new Span(), ops: 0, keysRead: 0, bytesRead: 0, writes: 0, bytesWritten: 0 };
   readonly d1 = { span: new Span(), queries: 0, rowsRead: 0, rowsWritten: 0 };
   readonly queue = { span: new Span(), sends: 0, messages: 0 };
@@ -215,8 +218,9 @@ function wrapQueue(queue: Queue, usage: Usage): Queue {
 }
 
 /** The env one invocation works with: the same bindings, counted, timed and held to the KV limit. */
-export function instrument(env: Bindings): Bindings {
+export function instrument(env: Bindings, ctx?: { waitUntil(work: Promise<unknown>): void }): Bindings {
   const usage = new Usage();
+  if (ctx) usage.waitUntil = (work) => ctx.waitUntil(work);
   const wrapped: Bindings = { ...env, ONLINE: wrapKv(env.ONLINE, usage), DB: wrapD1(env.DB, usage), JOBS: wrapQueue(env.JOBS, usage) };
   usages.set(wrapped, usage);
   return wrapped;

@@ -4,7 +4,7 @@
  * 1,000 KV operations per invocation (counted with a wrapper around the real local KV), and the
  * free plan's 1,000 writes a day (write-through off: KV filled by reads only, with an expiry).
  */
-import { createExecutionContext, createMessageBatch, env, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, createScheduledController, env, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { call, callJson, registerFeature } from "./helpers";
@@ -244,6 +244,22 @@ describe("KV operations per invocation (at most 1,000)", () => {
     const ctx = createExecutionContext();
     await worker.queue(batch, env, ctx);
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["bad"]);
+  });
+});
+
+describe("online_vectors", () => {
+  it("the cron tick forgets vectors KV has dropped and keeps the others", async () => {
+    const now = Date.now();
+    await env.DB.prepare(
+      "INSERT INTO online_vectors (feature_group, entity_id, written_at, pending, expires_at) VALUES ('prune_g', 'gone', ?1, 0, ?2), ('prune_g', 'kept', ?1, 0, NULL), ('prune_g', 'later', ?1, 0, ?3)",
+    )
+      .bind(now - 400_000, now - 100_000, now + 100_000)
+      .run();
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: now, cron: "* * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    const { results } = await env.DB.prepare("SELECT entity_id FROM online_vectors WHERE feature_group = 'prune_g' ORDER BY entity_id").all<{ entity_id: string }>();
+    expect(results.map((r) => r.entity_id)).toEqual(["kept", "later"]);
   });
 });
 

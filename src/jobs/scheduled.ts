@@ -2,6 +2,7 @@
  * The cron trigger (every minute): finds the SQL and data-lake features that are due (their `update_frequency`
  * or cron `schedule`, see materialize/schedule.ts) and not leased by a running run, takes each
  * one's lease with a queued run, and enqueues one `materialize` job per feature on the jobs queue.
+ * It also forgets the online-cache vectors KV has dropped (storage/online-cache.ts).
  */
 import { inArray, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -9,6 +10,7 @@ import { features } from "../db/schema";
 import type { Bindings } from "../env";
 import { startRun } from "../materialize/run";
 import { firstDue, isScheduled } from "../materialize/schedule";
+import { pruneOnlineVectors } from "../storage/online-cache";
 import { enqueueJobs, type JobMessage } from "./messages";
 
 interface DueRow {
@@ -20,6 +22,7 @@ interface DueRow {
 
 export async function runScheduled(controller: ScheduledController, env: Bindings): Promise<void> {
   const now = controller.scheduledTime || Date.now();
+  await pruneOnlineVectors(env.DB);
   const { results } = await env.DB.prepare(
     `SELECT f.id, s.next_run_at, s.lease_until, s.feature_id AS has_schedule
        FROM features f LEFT JOIN feature_schedules s ON s.feature_id = f.id

@@ -17,6 +17,7 @@ import { readOnline } from "../serving/online";
 import { readHistory } from "../storage/values";
 import { formatTimestamp, isExpired, nowMicros, parseTimestamp } from "../time";
 import { errorHook } from "../validation";
+import { servedJson } from "../value-types";
 
 const tags = ["values"];
 const security = [{ bearerAuth: [] }];
@@ -48,7 +49,7 @@ export const valueRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
     }),
     async (c) => {
       const items = c.req.valid("json");
-      const { rows, features } = await prepareBatch(c.env.DB, items);
+      const { rows, features } = await usageOf(c.env).phaseAsync("validate", () => prepareBatch(c.env.DB, items));
       const groups = new Map([...features.values()].map((f) => [f.id, f.featureGroup]));
       await commitValues(c.env, rows, (id) => groups.get(id) as string);
       return c.json({ written: rows.length }, 200);
@@ -76,11 +77,15 @@ export const valueRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       responses: { 200: jsonResponse(WrittenValue, "Written"), 400: errors[400], 404: errors[404], ...authErrors },
     }),
     async (c) => {
-      const feature = await getFeature(c.env.DB, c.req.valid("param").id);
-      const row = toRow(feature, c.req.valid("json"));
+      const usage = usageOf(c.env);
+      const feature = await usage.phaseAsync("registry", () => getFeature(c.env.DB, c.req.valid("param").id));
+      const row = usage.phase("validate", () => toRow(feature, c.req.valid("json")));
       if (typeof row === "string") throw new ApiError("INVALID_VALUE", row);
       await commitValues(c.env, [row], () => feature.featureGroup);
-      return c.json({ feature_id: feature.name, entity_id: row.entityId, value: JSON.parse(row.value) as unknown, timestamp: formatTimestamp(row.ts) }, 200);
+      // The value as it is served (a float keeps its fraction: 1.0).
+      const value = servedJson(feature.valueType, JSON.parse(row.value));
+      const text = `{"feature_id":${JSON.stringify(feature.name)},"entity_id":${JSON.stringify(row.entityId)},"value":${value},"timestamp":"${formatTimestamp(row.ts)}"}`;
+      return c.body(text, 200, { "content-type": "application/json" }) as never;
     },
   )
   .openapi(

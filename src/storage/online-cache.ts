@@ -23,7 +23,7 @@
 import type { ValueType } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
-import { kvOpsLeft } from "../invocation";
+import { kvOpsLeft, usageOf } from "../invocation";
 import { enqueueJobs, type JobMessage } from "../jobs/messages";
 import { formatTimestamp, microsOf } from "../time";
 import { servedJson } from "../value-types";
@@ -310,26 +310,42 @@ async function cachedKeys(db: D1Database, keys: GroupEntity[]): Promise<GroupEnt
 
 /**
  * Brings the vectors of freshly committed values up to date (the write path calls this after its
- * commit). Small writes write every touched vector through; larger ones refresh only the vectors
- * KV holds — inline when they are few, through the jobs queue otherwise — so a bulk load of new
- * entities costs one D1 query instead of a KV write per entity; reads fill the rest from D1.
- * A failure here never fails the write: the values are committed, the refresh is queued instead.
+ * commit). Small writes write every touched vector through before they answer (a value pushed
+ * reads back). Larger ones refresh only the vectors KV holds — after the response when the
+ * invocation has background time, inline when they are few, through the jobs queue otherwise —
+ * so a bulk load of new entities costs one D1 query instead of a KV write per entity; reads fill
+ * the rest from D1. A failure here never fails the write: the values are committed, the refresh
+ * is queued instead.
  */
 export async function refreshOnline(env: Bindings, touched: GroupEntity[]): Promise<void> {
   if (touched.length === 0 || !cachePolicy(env).writeThrough) return;
-  try {
-    if (touched.length <= INLINE_REFRESH_LIMIT) {
-      await refreshKeys(env, touched, "all");
-      return;
+  const refresh = async () => {
+    try {
+      if (touched.length <= INLINE_REFRESH_LIMIT) return void (await refreshKeys(env, touched, "all"));
+      const cached = await cachedKeys(env.DB, touched);
+      if (cached.length <= INLINE_REFRESH_LIMIT) await refreshKeys(env, cached, "cached");
+      else await queueRefresh(env, cached, "cached");
+    } catch (err) {
+      // The values are committed; the cache can catch up from the queue instead.
+      console.error(`online-cache refresh after a write failed, queueing it: ${(err as Error).message}`);
+      await queueRefresh(env, touched, "cached");
     }
-    const cached = await cachedKeys(env.DB, touched);
-    if (cached.length <= INLINE_REFRESH_LIMIT) await refreshKeys(env, cached, "cached");
-    else await queueRefresh(env, cached, "cached");
-  } catch (err) {
-    // The values are committed; the cache can catch up from the queue instead.
-    console.error(`online-cache refresh after a write failed, queueing it: ${(err as Error).message}`);
-    await queueRefresh(env, touched, "cached");
-  }
+  };
+  const background = usageOf(env).waitUntil;
+  if (touched.length > INLINE_REFRESH_LIMIT && background) background(refresh());
+  else await refresh();
+}
+
+/** Rows pruned per call, so one cron tick stays small. */
+const PRUNE_ROWS = 5000;
+
+/** Forgets (in online_vectors) vectors KV has dropped: their expiry has passed. Returns how many. */
+export async function pruneOnlineVectors(db: D1Database, now = Date.now()): Promise<number> {
+  const { meta } = await db
+    .prepare("DELETE FROM online_vectors WHERE rowid IN (SELECT rowid FROM online_vectors WHERE expires_at < ?1 LIMIT ?2)")
+    .bind(now - KEY_WRITE_INTERVAL_MS, PRUNE_ROWS)
+    .run();
+  return meta.changes;
 }
 
 /** Distinct (group, entity) pairs, in first-seen order. */

@@ -1,17 +1,25 @@
 /**
- * CPU profile of FStore's online read path inside workerd: `node bench/profile-online.mjs`.
+ * CPU profile of FStore inside workerd: `node bench/profile.mjs`.
  *
  * Starts FStore under `wrangler dev` (a bundle of src/, fresh local state, an inspector port),
- * seeds the online benchmark's workload (bench/online-workload.mjs) through the API, reads every
- * request body once so KV is warm, then records a V8 CPU profile over the DevTools protocol
+ * prepares one workload, then records a V8 CPU profile over the DevTools protocol
  * (Profiler.start/stop on wrangler's inspector) while it sends PROFILE_REQUESTS requests, one
- * after the other, of one scenario. It prints where the Worker's CPU went — self time and total
- * (inclusive) time per function — and keeps the `.cpuprofile` (loadable in Chrome DevTools) in
- * .bench/. Only the Worker's own isolate is profiled: the local KV/D1 simulators run elsewhere,
- * so waiting on them shows as "(idle)".
+ * after the other. It prints where the Worker's CPU went — self time and total (inclusive) time
+ * per function — and keeps the `.cpuprofile` (loadable in Chrome DevTools) in .bench/.
  *
- * Environment: PROFILE_ENDPOINT (online | feast, default online), PROFILE_ENTITIES (entities per
- * request, default 100), PROFILE_REQUESTS (default 200), PROFILE_SEEDED (entities seeded, default 500).
+ * Workloads (PROFILE_ENDPOINT): `online` / `feast` — the online benchmark's vectors
+ * (bench/online-workload.mjs) seeded through the API and read once so KV is warm, then requests of
+ * PROFILE_ENTITIES entities × 50 features; `ingest` — batches of 1,000 new values
+ * (`POST /api/v1/features/batch`), as the ingest benchmark sends them.
+ *
+ * Caveat, seen in every profile: the local KV and D1 simulators run on the same thread as the
+ * Worker, and V8 charges their time to whatever Worker frame is on the stack (the KV binding's
+ * `get`, the bindings' wrappers) — compare with the bare-KV Worker rather than reading those
+ * frames as FStore's own work.
+ *
+ * Environment: PROFILE_ENDPOINT (online | feast | ingest, default online), PROFILE_ENTITIES
+ * (entities per request, default 100), PROFILE_REQUESTS (default 200), PROFILE_SEEDED (entities
+ * seeded, default 500).
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -26,7 +34,7 @@ const endpoint = process.env.PROFILE_ENDPOINT ?? "online";
 const perRequest = Number(process.env.PROFILE_ENTITIES ?? 100);
 const requests = Number(process.env.PROFILE_REQUESTS ?? 200);
 const seeded = Number(process.env.PROFILE_SEEDED ?? 500);
-if (!["online", "feast"].includes(endpoint)) throw new Error("PROFILE_ENDPOINT must be online or feast");
+if (!["online", "feast", "ingest"].includes(endpoint)) throw new Error("PROFILE_ENDPOINT must be online, feast or ingest");
 
 const dir = path.join(repoRoot, ".bench", `profile-${new Date().toISOString().replace(/[:.]/g, "-")}`);
 mkdirSync(dir, { recursive: true });
@@ -109,18 +117,14 @@ function printTop(title, map, sampled, n = 25) {
   for (const [name, ms] of rows) console.log(`${ms.toFixed(1).padStart(9)} ms ${((100 * ms) / sampled).toFixed(1).padStart(5)}%  ${name}`);
 }
 
-const config = path.join(repoRoot, "wrangler.toml");
-const persistTo = path.join(dir, "state");
-const script = await bundleWorker({ config, outdir: path.join(dir, "bundle"), logFile });
-await runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo, "--config", config], { logFile });
-const server = await startWranglerDev({ config, script, port: await freePort(), persistTo, envFile, logFile });
-const inspectorPort = server.inspectorPort;
-try {
-  await waitForHttp(server, "/health", { logFile });
+/** Seeds and warms the online workload; returns the endpoint and the request bodies to cycle through. */
+async function prepareOnline(server) {
   console.log(`profile: FStore up at ${server.url}; seeding ${seeded} entities ...`);
-  const defs = [];
-  for (let g = 0; g < W.GROUPS; g++) for (let f = 0; f < W.FEATURES_PER_GROUP; f++) defs.push({ name: W.featureName(g, f), entity_id: W.ENTITY, feature_group: W.groupName(g), value_type: "float" });
-  for (const def of defs) await post(`${server.url}/api/v1/features`, def, 201);
+  for (let g = 0; g < W.GROUPS; g++) {
+    for (let f = 0; f < W.FEATURES_PER_GROUP; f++) {
+      await post(`${server.url}/api/v1/features`, { name: W.featureName(g, f), entity_id: W.ENTITY, feature_group: W.groupName(g), value_type: "float" }, 201);
+    }
+  }
   let batch = [];
   for (const g of W.REQUEST_GROUPS) {
     for (let e = 0; e < seeded; e++) {
@@ -133,7 +137,6 @@ try {
     }
   }
   if (batch.length > 0) await post(`${server.url}/api/v1/features/batch`, batch);
-  await sleep(3000); // queued refreshes (if any) settle
 
   const bodies = [];
   for (let start = 0; start + perRequest <= seeded; start += perRequest) {
@@ -145,9 +148,40 @@ try {
     );
   }
   const url = `${server.url}${endpoint === "online" ? "/api/v1/online-features" : "/get-online-features"}`;
-  for (const body of bodies) await post(url, body); // fills KV for every entity read below
-  for (const body of bodies) await post(url, body);
+  // Reads fill KV (at most 200 vectors per request): read until every request is a KV hit.
+  for (let pass = 0; pass < 20; pass++) {
+    let misses = 0;
+    for (const body of bodies) {
+      const res = await fetch(url, { method: "POST", headers: auth, body });
+      await res.arrayBuffer();
+      if (res.headers.get("x-fstore-cache") !== "hit") misses++;
+    }
+    if (misses === 0) break;
+    await sleep(1000);
+  }
+  return { url, bodies };
+}
 
+/** Registers the ingest benchmark's feature; the bodies are batches of 1,000 new entities each. */
+async function prepareIngest(server) {
+  await post(`${server.url}/api/v1/features`, { name: "bench_value", feature_group: "bench", entity_id: "customer" }, 201);
+  const bodies = Array.from({ length: requests + 1 }, (_, b) =>
+    JSON.stringify(Array.from({ length: 1000 }, (_, j) => ({ feature_id: "bench_value", entity_id: `customer_${b * 1000 + j}`, value: (b * 1000 + j) / 100, timestamp: new Date(Date.UTC(2026, 0, 1) + b * 1000 + j).toISOString() }))),
+  );
+  const url = `${server.url}/api/v1/features/batch`;
+  await post(url, bodies.pop()); // warm-up
+  return { url, bodies };
+}
+
+const config = path.join(repoRoot, "wrangler.toml");
+const persistTo = path.join(dir, "state");
+const script = await bundleWorker({ config, outdir: path.join(dir, "bundle"), logFile });
+await runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo, "--config", config], { logFile });
+const server = await startWranglerDev({ config, script, port: await freePort(), persistTo, envFile, logFile });
+const inspectorPort = server.inspectorPort;
+try {
+  await waitForHttp(server, "/health", { logFile });
+  const { url, bodies } = endpoint === "ingest" ? await prepareIngest(server) : await prepareOnline(server);
   const session = await inspector(inspectorPort);
   await session.send("Profiler.enable");
   await session.send("Profiler.setSamplingInterval", { interval: 100 });
@@ -159,12 +193,12 @@ try {
   const { profile } = await session.send("Profiler.stop");
   session.close();
 
-  const file = path.join(dir, `${endpoint}-${perRequest}x50.cpuprofile`);
+  const file = path.join(dir, `${endpoint}.cpuprofile`);
   writeFileSync(file, JSON.stringify(profile));
   const { sampled, selfMs, totalMs } = summarize(profile);
   const idle = selfMs.get("(idle)") ?? 0;
   console.log(
-    `\nprofile: ${requests} sequential ${endpoint} requests of ${perRequest}×50 in ${wallMs.toFixed(0)} ms (${(wallMs / requests).toFixed(1)} ms each); ` +
+    `\nprofile: ${requests} sequential ${endpoint} requests${endpoint === "ingest" ? " of 1,000 values" : ` of ${perRequest}×50`} in ${wallMs.toFixed(0)} ms (${(wallMs / requests).toFixed(1)} ms each); ` +
       `Worker isolate busy ${((sampled - idle) / requests).toFixed(2)} ms per request, idle (waiting on KV/D1/the client) ${(idle / requests).toFixed(2)} ms`,
   );
   console.log(`last Server-Timing: ${timings.at(-1) ?? "(none)"}`);
