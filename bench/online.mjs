@@ -28,8 +28,12 @@
  * waited for and counted (like k6's gracefulStop), so a target that needs longer than the window
  * for one request is measured, not cut off, and leaves no backlog behind for the next target.
  *
+ * FStore and its bare-KV baseline are measured in alternating rounds (BENCH_ONLINE_ROUNDS) whose
+ * latencies are pooled, so a shared machine's changing load weighs on both alike.
+ *
  * Environment: BENCH_ONLINE_CONNECTIONS (default 10), BENCH_ONLINE_SECONDS (measured seconds per
- * target and scenario, default 10), BENCH_ONLINE_WARMUP (seconds, default 2), BENCH_ONLINE_ENTITIES
+ * target and scenario, default 20), BENCH_ONLINE_ROUNDS (default 4), BENCH_ONLINE_WARMUP (seconds,
+ * default 2), BENCH_ONLINE_ENTITIES
  * (entities seeded, default 500 — seeding FStore takes most of the time: 1000 doubles it),
  * REDIS_URL (default redis://127.0.0.1:6379; must be local).
  */
@@ -192,7 +196,10 @@ async function warmFStore(fstore, adminKey, entities) {
  * a consistent snapshot even while FStore's workerd has them open.
  */
 async function copyState(from, to) {
-  const { DatabaseSync } = await import("node:sqlite");
+  // node:sqlite is stable enough for a copy; its "experimental" warning is noise in the report.
+  const emitWarning = process.emitWarning;
+  process.emitWarning = () => {};
+  const { DatabaseSync } = await import("node:sqlite").finally(() => (process.emitWarning = emitWarning));
   for (const kind of ["kv", "d1"]) {
     const walk = (dir) => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -356,6 +363,8 @@ function load(t, { connections, durationS }) {
         const ok = result["2xx"];
         const spanS = (lastAnswer - t0) / 1000;
         resolve({
+          latencies,
+          bytes,
           requests: latencies.length,
           afterWindow,
           // Still unanswered when GRACE_S ran out too.
@@ -383,10 +392,37 @@ function load(t, { connections, durationS }) {
   });
 }
 
+/** One result from the load phases (rounds) of one target: latencies pooled, counts and spans added up. */
+function merge(parts) {
+  const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
+  const sum = (key) => parts.reduce((n, p) => n + p[key], 0);
+  const spanS = sum("spanS");
+  const ok = sum("ok");
+  const statusCodes = {};
+  for (const p of parts) for (const [code, { count }] of Object.entries(p.statusCodes)) statusCodes[code] = { count: (statusCodes[code]?.count ?? 0) + count };
+  return {
+    requests: latencies.length,
+    afterWindow: sum("afterWindow"),
+    cutOff: sum("cutOff"),
+    ok,
+    failed: sum("failed"),
+    statusCodes,
+    errors: sum("errors"),
+    timeouts: sum("timeouts"),
+    spanS,
+    rps: ok / spanS,
+    p50: latencies.length ? percentile(latencies, 50) : NaN,
+    p99: latencies.length ? percentile(latencies, 99) : NaN,
+    max: latencies.length ? latencies.at(-1) : NaN,
+    bytesPerResponse: sum("bytes") / Math.max(1, latencies.length),
+  };
+}
+
 function printScenario(n, rows, opts, loadBefore) {
   console.log(
     `\nonline ${n}×50 (${n} entit${n === 1 ? "y" : "ies"} × 50 features from 5 groups): ${opts.connections} connections, ` +
-      `${opts.durationS} s per target after a ${opts.warmupS} s warm-up on 1 connection; load average before ${loadBefore}, after ${loadAverage()}`,
+      `${opts.durationS} s per target (FStore and bare-KV alternating in ${opts.rounds} rounds) after a ${opts.warmupS} s warm-up on 1 connection; ` +
+      `load average before ${loadBefore}, after ${loadAverage()}`,
   );
   const header = ["target", "req/s", "p50 ms", "p99 ms", "max ms", "answers", "late", "span s", "lone ms", "bytes/resp"];
   const lines = rows.map((r) => [
@@ -407,7 +443,7 @@ function printScenario(n, rows, opts, loadBefore) {
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
   for (const l of lines) console.log(line(l));
   console.log(
-    `(requests are started for ${opts.durationS} s; late: answers to requests still in flight then, waited for and counted; ` +
+    `(requests are started for ${opts.durationS} s per target; late: answers to requests still in flight when a window closed, waited for and counted; ` +
       "span s: start to last answer, req/s = answers / span; lone ms: one request on its own, after the warm-up)",
   );
   for (const r of rows) {
@@ -436,7 +472,8 @@ function printScenario(n, rows, opts, loadBefore) {
 export async function online(ctx) {
   const opts = {
     connections: intFromEnv("BENCH_ONLINE_CONNECTIONS", 10, 1, 256),
-    durationS: intFromEnv("BENCH_ONLINE_SECONDS", 10, 1, 60),
+    durationS: intFromEnv("BENCH_ONLINE_SECONDS", 20, 1, 120),
+    rounds: intFromEnv("BENCH_ONLINE_ROUNDS", 4, 1, 20),
     warmupS: intFromEnv("BENCH_ONLINE_WARMUP", 2, 1, 30),
   };
   const entities = intFromEnv("BENCH_ONLINE_ENTITIES", 500, 100, 10_000);
@@ -510,30 +547,50 @@ export async function online(ctx) {
 
     console.log(
       `online: load generator autocannon ${JSON.parse(readFileSync(path.join(repoRoot, "node_modules", "autocannon", "package.json"), "utf8")).version} ` +
-        `in the benchmark process; FStore and the bare Worker each in their own wrangler dev + workerd; Hono+Redis in a child node process ` +
+        `in the benchmark process; FStore, the bare-KV Worker and the fixed-JSON Worker each in their own wrangler dev + workerd; Hono+Redis in a child node process ` +
         `(@hono/node-server, ioredis, redis-server ${redisVersion} on ${redisHost}); ${os.cpus().length} CPUs shared by all of them`,
     );
 
     for (const n of SCENARIOS) {
       const loadBefore = loadAverage();
       const rows = [];
-      for (const t of targets({ fstore, bareKv, bare, redisService, readKey, serviceToken, n, entities })) {
-        await verify(t, "before the warm-up");
-        // One connection, so the warm-up leaves (almost) no backlog behind for the measured run.
-        const warm = await load(t, { connections: 1, durationS: opts.warmupS });
-        const [, loneMs] = await verify(t, "after the warm-up");
-        const r = await load(t, { connections: opts.connections, durationS: opts.durationS });
-        const [backlogMs] = await verify(t, "after the measured run");
-        for (const [phase, x] of [["warm-up", warm], ["measured run", r]]) {
-          if (x.failed > 0 || x.ok !== x.requests || x.cutOff > 0) {
-            failures.push(
-              `${t.label} ${n}×50 ${phase}: ${x.failed} failed of ${x.requests} answers, ${x.cutOff} unanswered after ${GRACE_S} s ` +
-                `(status codes ${JSON.stringify(x.statusCodes)}, errors ${x.errors}, timeouts ${x.timeouts})`,
-            );
-          }
-        }
-        rows.push({ label: t.label, key: t.key, baseline: t.baseline, serverTiming: t.serverTiming, ...r, loneMs, backlogMs });
+      const all = targets({ fstore, bareKv, bare, redisService, readKey, serviceToken, n, entities });
+      // FStore and its bare-KV baseline are measured in alternating rounds, so that whatever else
+      // the shared machine does during the run weighs on both alike; context targets in one go.
+      const groups = [];
+      for (const t of all) {
+        if (t.baseline) groups.push([t, all.find((b) => b.key === t.baseline)]);
+        else if (!all.some((a) => a.baseline === t.key)) groups.push([t]);
       }
+      for (const group of groups) {
+        const state = new Map();
+        for (const t of group) {
+          await verify(t, "before the warm-up");
+          // One connection, so the warm-up leaves (almost) no backlog behind for the measured run.
+          const warm = await load(t, { connections: 1, durationS: opts.warmupS });
+          const [, loneMs] = await verify(t, "after the warm-up");
+          state.set(t, { warm, loneMs, parts: [] });
+        }
+        const rounds = group.length > 1 ? opts.rounds : 1;
+        for (let round = 0; round < rounds; round++) {
+          for (const t of group) state.get(t).parts.push(await load(t, { connections: opts.connections, durationS: opts.durationS / rounds }));
+        }
+        for (const t of group) {
+          const { warm, loneMs, parts } = state.get(t);
+          const r = merge(parts);
+          const [backlogMs] = await verify(t, "after the measured run");
+          for (const [phase, x] of [["warm-up", warm], ["measured run", r]]) {
+            if (x.failed > 0 || x.ok !== x.requests || x.cutOff > 0) {
+              failures.push(
+                `${t.label} ${n}×50 ${phase}: ${x.failed} failed of ${x.requests} answers, ${x.cutOff} unanswered after ${GRACE_S} s ` +
+                  `(status codes ${JSON.stringify(x.statusCodes)}, errors ${x.errors}, timeouts ${x.timeouts})`,
+              );
+            }
+          }
+          rows.push({ label: t.label, key: t.key, baseline: t.baseline, serverTiming: t.serverTiming, ...r, loneMs, backlogMs });
+        }
+      }
+      rows.sort((a, b) => all.findIndex((t) => t.key === a.key) - all.findIndex((t) => t.key === b.key));
       printScenario(n, rows, opts, loadBefore);
       results[n] = rows;
     }

@@ -111,6 +111,22 @@ function summarize(profile) {
   return { sampled, selfMs, totalMs };
 }
 
+/** Median ms per Server-Timing metric over the profiled requests (the Worker's own phase timers). */
+function printPhases(headers) {
+  const byName = new Map();
+  for (const header of headers) {
+    for (const entry of (header ?? "").match(/(?:[^,"]|"[^"]*")+/g) ?? []) {
+      const [name, ...params] = entry.trim().split(";");
+      const dur = params.find((p) => p.startsWith("dur="));
+      if (name && dur) byName.set(name, [...(byName.get(name) ?? []), Number(dur.slice(4))]);
+    }
+  }
+  if (byName.size === 0) return console.log("no Server-Timing in the answers");
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  console.log(`Server-Timing, median over ${headers.length} requests (ms): ${[...byName].map(([n, xs]) => `${n} ${median(xs).toFixed(1)}`).join(", ")}`);
+  console.log(`last Server-Timing: ${headers.at(-1)}`);
+}
+
 function printTop(title, map, sampled, n = 25) {
   console.log(`\n${title}`);
   const rows = [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
@@ -201,7 +217,7 @@ try {
     `\nprofile: ${requests} sequential ${endpoint} requests${endpoint === "ingest" ? " of 1,000 values" : ` of ${perRequest}×50`} in ${wallMs.toFixed(0)} ms (${(wallMs / requests).toFixed(1)} ms each); ` +
       `Worker isolate busy ${((sampled - idle) / requests).toFixed(2)} ms per request, idle (waiting on KV/D1/the client) ${(idle / requests).toFixed(2)} ms`,
   );
-  console.log(`last Server-Timing: ${timings.at(-1) ?? "(none)"}`);
+  printPhases(timings);
   printTop("self time (whole run):", selfMs, sampled);
   printTop("total time, inclusive (whole run):", totalMs, sampled);
   console.log(`\nprofile written to ${path.relative(repoRoot, file)}`);

@@ -49,7 +49,10 @@ export type RefreshMode = "all" | "cached" | "pending";
 // v3: vectors in served shape (v2 held raw values and digit-string microseconds).
 export const vectorKey = (group: string, entityId: string) => `v3:${group}:${entityId}`;
 
-/** Past this many touched vectors a write refreshes only those KV holds, and past it again queues them. */
+/**
+ * A write touching at most this many vectors writes them all through; a larger one refreshes only
+ * the vectors KV holds — inline when they are at most this many, through the queue otherwise.
+ */
 export const INLINE_REFRESH_LIMIT = 200;
 /** Vectors per refresh job message. */
 export const REFRESH_JOB_SIZE = 200;
@@ -190,9 +193,10 @@ export interface RefreshResult {
 
 /**
  * Claims, rebuilds from D1 and writes the KV vectors of `keys` (one D1 batch for the claims and the
- * reads, then one KV put per claimed vector). Vectors written less than a second ago are left for
- * a queued `pending` refresh. At most `keys.length` KV operations. Does nothing when write-through
- * is off, except for mode `all` called by fills (see fillVectors).
+ * reads, then one KV put per claimed vector; a vector without values is deleted). Vectors written
+ * less than a second ago are left for a queued `pending` refresh. At most `keys.length` KV
+ * operations — more than the invocation has left and the refresh is queued instead. Does nothing
+ * when write-through is off.
  */
 export async function refreshKeys(env: Bindings, keys: GroupEntity[], mode: RefreshMode, attempt = 0): Promise<RefreshResult> {
   if (keys.length === 0 || !cachePolicy(env).writeThrough) return { written: 0, deferred: [] };
