@@ -16,8 +16,8 @@
  *
  * FStore is seeded through its API (features registered, values pushed in batches of 10,000 —
  * bulk loads write no KV vector), then every vector the requests read is filled into KV by reads
- * (at most 200 fills per request) until every read is a KV hit; only then is its state copied for
- * the bare-KV Worker. Every target's answer is checked against the expected vectors (all PRESENT)
+ * (at most 200 fills per request) until every read is a KV hit; then it is stopped and FStore and
+ * the bare-KV Worker are started on two copies of its KV and D1 state. Every target's answer is checked against the expected vectors (all PRESENT)
  * before and after it is measured; any non-200 answer, error or timeout under load fails the
  * benchmark (after the tables print). KV operations and bytes per request come from the
  * Server-Timing header of FStore and of the bare-KV Worker.
@@ -493,7 +493,6 @@ export async function online(ctx) {
   const servers = [];
   const failures = [];
   const results = {};
-  const bareKvDir = path.join(dir, "bare-kv-state");
   try {
     await redis.connect();
     const redisInfo = await redis.info("server");
@@ -523,21 +522,28 @@ export async function online(ctx) {
     for (const s of settled) if (s.status === "fulfilled" && !servers.includes(s.value)) servers.push(s.value);
     const failedStart = settled.find((s) => s.status === "rejected");
     if (failedStart) throw failedStart.reason;
-    const [fstore, bare, redisService] = settled.map((s) => s.value);
+    const [seeding, bare, redisService] = settled.map((s) => s.value);
     console.log(`online: all three up in ${seconds(t0)} s; seeding FStore ...`);
 
-    const seed = await seedFStore(fstore, adminKey, entities);
+    const seed = await seedFStore(seeding, adminKey, entities);
     const bm = [...seed.batchMs].sort((a, b) => a - b);
     console.log(
       `online: FStore seeded: 250 features registered in ${seed.registeredS} s; ${fmt(seed.values)} values in ${seed.batchMs.length} batches ` +
         `in ${seed.pushedS} s (batch p50 ${fmt(percentile(bm, 50))} ms, max ${fmt(bm.at(-1))} ms)`,
     );
     const t1 = performance.now();
-    const passes = await warmFStore(fstore, adminKey, entities);
-    console.log(`online: FStore's KV filled by reads in ${seconds(t1)} s (${passes} passes until every read was a KV hit); copying its state for the bare-KV Worker ...`);
-    await copyState(path.join(dir, "fstore-state"), bareKvDir);
-    const bareKv = await startWorker({ name: "bare-kv", config: path.join(repoRoot, "bench", "bare-kv-worker", "wrangler.toml"), dir, snapshot: true });
-    servers.push(bareKv);
+    const passes = await warmFStore(seeding, adminKey, entities);
+    console.log(`online: FStore's KV filled by reads in ${seconds(t1)} s (${passes} passes until every read was a KV hit)`);
+    // FStore and the bare-KV Worker then serve two copies of the same state, compacted alike (a
+    // store that has just taken 125,000 writes is slower to read than a fresh copy of it).
+    await seeding.stop();
+    for (const name of ["fstore-served", "bare-kv"]) await copyState(path.join(dir, "fstore-state"), path.join(dir, `${name}-state`));
+    const [fstore, bareKv] = await Promise.all([
+      startWorker({ name: "fstore-served", config: path.join(repoRoot, "wrangler.toml"), dir, envFile, snapshot: true }),
+      startWorker({ name: "bare-kv", config: path.join(repoRoot, "bench", "bare-kv-worker", "wrangler.toml"), dir, snapshot: true }),
+    ]);
+    servers.push(fstore, bareKv);
+    console.log(`online: FStore and the bare-KV Worker restarted on copies of FStore's KV and D1 state`);
 
     // Serving goes through a read-scoped key, as a model server would use.
     const created = JSON.parse(

@@ -39,6 +39,7 @@ export const onlineRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       const read = await readOnline(c.env, features, body.entity_ids, (p) => c.executionCtx.waitUntil(p));
       const text = usage.phase("encode", () => onlineBody(read, features, body.entity_ids, nowMicros()));
       c.header("X-FStore-Cache", read.fromD1 === 0 ? "hit" : "miss");
+      // The body is the route's JSON schema, built as text; the typed c.json() cannot take text.
       return c.body(text, 200, { "content-type": "application/json" }) as never;
     },
   )

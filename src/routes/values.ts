@@ -85,6 +85,7 @@ export const valueRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       // The value as it is served (a float keeps its fraction: 1.0).
       const value = servedJson(feature.valueType, JSON.parse(row.value));
       const text = `{"feature_id":${JSON.stringify(feature.name)},"entity_id":${JSON.stringify(row.entityId)},"value":${value},"timestamp":"${formatTimestamp(row.ts)}"}`;
+      // The body is the route's JSON schema, built as text; the typed c.json() cannot take text.
       return c.body(text, 200, { "content-type": "application/json" }) as never;
     },
   )
@@ -119,6 +120,7 @@ export const valueRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       c.header("X-FStore-Cache", read.fromD1 === 0 ? "hit" : "miss");
       // The value's JSON is spliced in as stored (floats keep their fraction: 1.0).
       const text = `{"feature_id":${JSON.stringify(feature.name)},"entity_id":${JSON.stringify(entityId)},"value":${value},"timestamp":"${timestamp}"}`;
+      // The body is the route's JSON schema, built as text; the typed c.json() cannot take text.
       return c.body(text, 200, { "content-type": "application/json" }) as never;
     },
   )
