@@ -579,7 +579,10 @@ export async function online(ctx) {
         }
         const rounds = group.length > 1 ? opts.rounds : 1;
         for (let round = 0; round < rounds; round++) {
-          for (const t of group) state.get(t).parts.push(await load(t, { connections: opts.connections, durationS: opts.durationS / rounds }));
+          // Who goes first alternates too: neither always follows the other's leftovers.
+          for (const t of round % 2 === 0 ? group : [...group].reverse()) {
+            state.get(t).parts.push(await load(t, { connections: opts.connections, durationS: opts.durationS / rounds }));
+          }
         }
         for (const t of group) {
           const { warm, loneMs, parts } = state.get(t);
