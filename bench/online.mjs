@@ -6,16 +6,21 @@
  *   - FStore under `wrangler dev` (a bundle of src/ taken at start), `POST /api/v1/online-features`
  *     with a read-scoped key, and its Feast-compatible `POST /get-online-features` (both read one
  *     KV key per (group, entity): 5 per 1×50 request, 500 per 100×50 request);
- *   - a bare Worker under `wrangler dev` (bundled at start too) answering a fixed JSON body of the
- *     same size and shape (bench/bare-json-worker);
- *   - a Hono-on-Node service in a child process reading the same vectors from the local Redis with
- *     one pipelined HGETALL per (group, entity) (bench/redis-node-service).
+ *   - the bare-KV Worker (bench/bare-kv-worker) on a copy of FStore's local KV and D1 state: the
+ *     same KV bulk reads of the same vectors and the same JSON, for both endpoints, with nothing
+ *     else — the fair limit of a Worker serving these vectors; FStore's p99 is printed as a ratio
+ *     to it (targets: ≤ 1.1x at 100×50, ≤ 1.2x at 1×50);
+ *   - context: a bare Worker answering a fixed JSON body of the same size and shape
+ *     (bench/bare-json-worker), and a Hono-on-Node service reading the same vectors from the local
+ *     Redis with one pipelined HGETALL per (group, entity) (bench/redis-node-service).
  *
- * FStore is seeded through its API (features registered, values pushed in batches of 10,000);
- * large batches refresh the KV online cache through the jobs queue, so the benchmark waits until
- * wrangler has logged the acknowledgement of every refresh job before it measures. Every target's
- * answer is checked against the expected vectors (all PRESENT) before and after it is measured;
- * any non-200 answer, error or timeout under load fails the benchmark (after the tables print).
+ * FStore is seeded through its API (features registered, values pushed in batches of 10,000 —
+ * bulk loads write no KV vector), then every vector the requests read is filled into KV by reads
+ * (at most 200 fills per request) until every read is a KV hit; then it is stopped and FStore and
+ * the bare-KV Worker are started on two copies of its KV and D1 state. Every target's answer is checked against the expected vectors (all PRESENT)
+ * before and after it is measured; any non-200 answer, error or timeout under load fails the
+ * benchmark (after the tables print). KV operations and bytes per request come from the
+ * Server-Timing header of FStore and of the bare-KV Worker.
  * Latencies are each response's own time as autocannon measures it (sub-millisecond resolution;
  * autocannon's histogram keeps whole milliseconds only), percentiles by nearest rank.
  *
@@ -23,18 +28,22 @@
  * waited for and counted (like k6's gracefulStop), so a target that needs longer than the window
  * for one request is measured, not cut off, and leaves no backlog behind for the next target.
  *
+ * FStore and its bare-KV baseline are measured in alternating rounds (BENCH_ONLINE_ROUNDS) whose
+ * latencies are pooled, so a shared machine's changing load weighs on both alike.
+ *
  * Environment: BENCH_ONLINE_CONNECTIONS (default 10), BENCH_ONLINE_SECONDS (measured seconds per
- * target and scenario, default 10), BENCH_ONLINE_WARMUP (seconds, default 2), BENCH_ONLINE_ENTITIES
+ * target and scenario, default 20), BENCH_ONLINE_ROUNDS (default 4), BENCH_ONLINE_WARMUP (seconds,
+ * default 2), BENCH_ONLINE_ENTITIES
  * (entities seeded, default 500 — seeding FStore takes most of the time: 1000 doubles it),
  * REDIS_URL (default redis://127.0.0.1:6379; must be local).
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { isDeepStrictEqual, stripVTControlCharacters } from "node:util";
+import { isDeepStrictEqual } from "node:util";
 import autocannon from "autocannon";
 import { Redis } from "ioredis";
 import {
@@ -89,7 +98,7 @@ async function call(url, { method = "POST", body, headers = {}, expect = 200, ti
   return text;
 }
 
-/** Starts a Worker under wrangler dev with fresh local state (D1 migrated when it has D1). */
+/** Starts a Worker under wrangler dev with its local state in `<dir>/<name>-state` (D1 migrated when `migrate`). */
 async function startWorker({ name, config, dir, envFile, snapshot, migrate }) {
   const persistTo = path.join(dir, `${name}-state`);
   const logFile = path.join(dir, `${name}.log`);
@@ -118,29 +127,7 @@ function* seedItems(entities) {
   }
 }
 
-/** `QUEUE fstore-jobs <acked>/<batch>` lines wrangler logged so far: { batches, acked, failed }. */
-function queueProgress(logFile) {
-  let text;
-  try {
-    text = stripVTControlCharacters(readFileSync(logFile, "utf8"));
-  } catch {
-    return { batches: 0, acked: 0, failed: 0 };
-  }
-  let batches = 0;
-  let acked = 0;
-  let failed = 0;
-  for (const m of text.matchAll(/QUEUE fstore-jobs (\d+)\/(\d+)/g)) {
-    batches++;
-    acked += Number(m[1]);
-    failed += Number(m[2]) - Number(m[1]);
-  }
-  return { batches, acked, failed };
-}
-
-/**
- * Registers the 250 features, pushes every value, and waits (bounded) until wrangler has logged
- * the acknowledgement of every KV refresh job the pushes queued. Returns what it saw.
- */
+/** Registers the 250 features and pushes every value. Returns what it saw. */
 async function seedFStore(fstore, adminKey, entities) {
   const auth = { authorization: `Bearer ${adminKey}` };
   const t0 = performance.now();
@@ -155,15 +142,10 @@ async function seedFStore(fstore, adminKey, entities) {
   }
   const registeredS = seconds(t0);
 
-  // FStore hands the KV refresh of a batch touching more than 200 (group, entity) vectors to the
-  // jobs queue, 200 vectors per job (src/storage/online-cache.ts); count the jobs to wait for.
   const t1 = performance.now();
   const batchMs = [];
-  let expectedJobs = 0;
   let batch = [];
   const push = async () => {
-    const touched = new Set(batch.map((i) => `${i.feature_id.split("_")[0]}:${i.entity_id}`)).size;
-    if (touched > 200) expectedJobs += Math.ceil(touched / 200);
     const b0 = performance.now();
     const text = await call(`${fstore.url}/api/v1/features/batch`, { body: batch, headers: auth });
     batchMs.push(performance.now() - b0);
@@ -177,25 +159,68 @@ async function seedFStore(fstore, adminKey, entities) {
     if (batch.length === SEED_BATCH) await push();
   }
   if (batch.length > 0) await push();
-  const pushedS = seconds(t1);
+  return { values, registeredS, pushedS: seconds(t1), batchMs };
+}
 
-  // Wait for the queue: done when every expected job is acked, or (if FStore's split changed)
-  // when the consumer has been quiet for 10 s. Bounded.
-  const t2 = performance.now();
+/**
+ * Fills KV with every vector the benchmark's requests read: reads of 40 entities × the request's
+ * 5 groups (200 vectors, what one request may fill), repeated until every read is a KV hit.
+ * Returns the number of passes.
+ */
+async function warmFStore(fstore, adminKey, entities) {
+  const auth = { authorization: `Bearer ${adminKey}` };
   const deadline = Date.now() + 240_000;
-  let last = queueProgress(fstore.logFile);
-  let quietSince = Date.now();
-  for (;;) {
-    const now = queueProgress(fstore.logFile);
-    if (now.batches !== last.batches) quietSince = Date.now();
-    last = now;
-    if (now.acked >= expectedJobs) break;
-    if (Date.now() - quietSince > 10_000 && now.batches > 0) break;
-    if (Date.now() > deadline) throw new Error(`KV refresh queue not drained after 240 s: ${now.acked} of ${expectedJobs} jobs acked`);
-    if (fstore.exited) throw new Error(`FStore's wrangler dev exited while seeding:\n${tail(fstore.logFile)}`);
-    await sleep(250);
+  for (let pass = 1; ; pass++) {
+    let misses = 0;
+    for (let start = 0; start < entities; start += 40) {
+      const ids = Array.from({ length: Math.min(40, entities - start) }, (_, i) => start + i);
+      const res = await fetch(`${fstore.url}/api/v1/online-features`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...auth },
+        body: onlineBody(ids),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`warming FStore's KV: ${res.status}`);
+      if (res.headers.get("x-fstore-cache") !== "hit") misses++;
+    }
+    if (misses === 0) return pass;
+    if (Date.now() > deadline) throw new Error(`FStore's KV still missed ${misses} reads after ${pass} passes`);
+    await sleep(1000); // fills run after each response
   }
-  return { values, registeredS, pushedS, batchMs, drainS: seconds(t2), expectedJobs, queue: last };
+}
+
+/**
+ * Copies FStore's local KV and D1 state (SQLite files and KV value blobs) into `to`, for the
+ * bare-KV Worker: the same vectors under the same keys. SQLite files are copied with VACUUM INTO,
+ * a consistent snapshot even while FStore's workerd has them open.
+ */
+async function copyState(from, to) {
+  // node:sqlite is stable enough for a copy; its "experimental" warning is noise in the report.
+  const emitWarning = process.emitWarning;
+  process.emitWarning = () => {};
+  const { DatabaseSync } = await import("node:sqlite").finally(() => (process.emitWarning = emitWarning));
+  for (const kind of ["kv", "d1"]) {
+    const walk = (dir) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const src = path.join(dir, entry.name);
+        const dst = path.join(to, path.relative(from, src));
+        if (entry.isDirectory()) {
+          if (entry.name === "blobs") cpSync(src, dst, { recursive: true });
+          else {
+            mkdirSync(dst, { recursive: true });
+            walk(src);
+          }
+        } else if (entry.name.endsWith(".sqlite")) {
+          const db = new DatabaseSync(src, { readOnly: true });
+          db.exec(`VACUUM INTO '${dst.replace(/'/g, "''")}'`);
+          db.close();
+        }
+      }
+    };
+    mkdirSync(path.join(to, "v3", kind), { recursive: true });
+    walk(path.join(from, "v3", kind));
+  }
 }
 
 /** The same vectors as Redis hashes `<prefix>vec:<group>:<entity>`, plus `<prefix>catalog`. */
@@ -249,17 +274,20 @@ const feastBody = (ids) => JSON.stringify({ features: W.REQUEST_FEATURES.map((x)
 
 /**
  * One target of one scenario: how to reach it, the bodies to cycle through, and how to check an
- * answer (`expected(ids)` is the exact parsed body it must return).
+ * answer (`expected(ids)` is the exact parsed body it must return). `baseline` names the target
+ * whose p99 this one's is compared with.
  */
-function targets({ fstore, bare, redisService, readKey, serviceToken, n, entities }) {
+function targets({ fstore, bareKv, bare, redisService, readKey, serviceToken, n, entities }) {
   const pool = Array.from({ length: BODY_POOL }, (_, k) => idsFor(k, n, entities));
   const fixed = Array.from({ length: n }, (_, i) => i);
   return [
-    { label: "FStore /api/v1/online-features", key: "fstore", url: fstore.url, path: "/api/v1/online-features", auth: readKey, pool, body: onlineBody, expected: W.onlineResponse },
-    { label: "FStore /get-online-features (Feast)", key: "feast", url: fstore.url, path: "/get-online-features", auth: readKey, pool, body: feastBody, expected: W.feastResponse },
-    // The bare Worker's body is fixed (entities e0..e{n-1}); it gets the same request bodies.
-    { label: "bare Worker, fixed JSON", key: "bare", url: bare.url, path: `/online-features?entities=${n}`, pool, body: onlineBody, expected: () => W.onlineResponse(fixed) },
-    { label: "Hono on Node + Redis HGETALL", key: "redis", url: redisService.url, path: "/online-features", auth: serviceToken, pool, body: onlineBody, expected: W.onlineResponse },
+    { label: "FStore /api/v1/online-features", key: "fstore", url: fstore.url, path: "/api/v1/online-features", auth: readKey, pool, body: onlineBody, expected: W.onlineResponse, baseline: "bare-kv" },
+    { label: "bare-KV Worker, same reads + JSON", key: "bare-kv", url: bareKv.url, path: "/api/v1/online-features", pool, body: onlineBody, expected: W.onlineResponse },
+    { label: "FStore /get-online-features (Feast)", key: "feast", url: fstore.url, path: "/get-online-features", auth: readKey, pool, body: feastBody, expected: W.feastResponse, baseline: "bare-kv-feast" },
+    { label: "bare-KV Worker, Feast endpoint", key: "bare-kv-feast", url: bareKv.url, path: "/get-online-features", pool, body: feastBody, expected: W.feastResponse },
+    // Context: the bare Worker's body is fixed (entities e0..e{n-1}); it gets the same request bodies.
+    { label: "bare Worker, fixed JSON (context)", key: "bare", url: bare.url, path: `/online-features?entities=${n}`, pool, body: onlineBody, expected: () => W.onlineResponse(fixed) },
+    { label: "Hono on Node + Redis HGETALL (context)", key: "redis", url: redisService.url, path: "/online-features", auth: serviceToken, pool, body: onlineBody, expected: W.onlineResponse },
   ];
 }
 
@@ -272,12 +300,16 @@ async function verify(t, when) {
   const times = [];
   for (const ids of [t.pool[0], t.pool.at(-1)]) {
     const t0 = performance.now();
-    const text = await call(`${t.url}${t.path}`, {
+    const res = await fetch(`${t.url}${t.path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(t.auth ? { authorization: `Bearer ${t.auth}` } : {}) },
       body: t.body(ids),
-      headers: t.auth ? { authorization: `Bearer ${t.auth}` } : {},
-      timeoutMs: VERIFY_TIMEOUT_MS,
+      signal: AbortSignal.timeout(VERIFY_TIMEOUT_MS),
     });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`${t.label} ${when}: answered ${res.status}: ${text.slice(0, 500)}`);
     times.push(performance.now() - t0);
+    t.serverTiming = res.headers.get("server-timing");
     const got = JSON.parse(text);
     const want = t.expected(ids);
     if (!isDeepStrictEqual(got, want)) {
@@ -331,6 +363,8 @@ function load(t, { connections, durationS }) {
         const ok = result["2xx"];
         const spanS = (lastAnswer - t0) / 1000;
         resolve({
+          latencies,
+          bytes,
           requests: latencies.length,
           afterWindow,
           // Still unanswered when GRACE_S ran out too.
@@ -358,10 +392,37 @@ function load(t, { connections, durationS }) {
   });
 }
 
+/** One result from the load phases (rounds) of one target: latencies pooled, counts and spans added up. */
+function merge(parts) {
+  const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
+  const sum = (key) => parts.reduce((n, p) => n + p[key], 0);
+  const spanS = sum("spanS");
+  const ok = sum("ok");
+  const statusCodes = {};
+  for (const p of parts) for (const [code, { count }] of Object.entries(p.statusCodes)) statusCodes[code] = { count: (statusCodes[code]?.count ?? 0) + count };
+  return {
+    requests: latencies.length,
+    afterWindow: sum("afterWindow"),
+    cutOff: sum("cutOff"),
+    ok,
+    failed: sum("failed"),
+    statusCodes,
+    errors: sum("errors"),
+    timeouts: sum("timeouts"),
+    spanS,
+    rps: ok / spanS,
+    p50: latencies.length ? percentile(latencies, 50) : NaN,
+    p99: latencies.length ? percentile(latencies, 99) : NaN,
+    max: latencies.length ? latencies.at(-1) : NaN,
+    bytesPerResponse: sum("bytes") / Math.max(1, latencies.length),
+  };
+}
+
 function printScenario(n, rows, opts, loadBefore) {
   console.log(
     `\nonline ${n}×50 (${n} entit${n === 1 ? "y" : "ies"} × 50 features from 5 groups): ${opts.connections} connections, ` +
-      `${opts.durationS} s per target after a ${opts.warmupS} s warm-up on 1 connection; load average before ${loadBefore}, after ${loadAverage()}`,
+      `${opts.durationS} s per target (FStore and bare-KV alternating in ${opts.rounds} rounds) after a ${opts.warmupS} s warm-up on 1 connection; ` +
+      `load average before ${loadBefore}, after ${loadAverage()}`,
   );
   const header = ["target", "req/s", "p50 ms", "p99 ms", "max ms", "answers", "late", "span s", "lone ms", "bytes/resp"];
   const lines = rows.map((r) => [
@@ -382,7 +443,7 @@ function printScenario(n, rows, opts, loadBefore) {
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
   for (const l of lines) console.log(line(l));
   console.log(
-    `(requests are started for ${opts.durationS} s; late: answers to requests still in flight then, waited for and counted; ` +
+    `(requests are started for ${opts.durationS} s per target; late: answers to requests still in flight when a window closed, waited for and counted; ` +
       "span s: start to last answer, req/s = answers / span; lone ms: one request on its own, after the warm-up)",
   );
   for (const r of rows) {
@@ -393,13 +454,15 @@ function printScenario(n, rows, opts, loadBefore) {
   }
   const by = Object.fromEntries(rows.map((r) => [r.key, r]));
   const x = (v) => (!Number.isFinite(v) ? "n/a" : v >= 10 ? `${v.toFixed(1)}x` : v >= 0.1 ? `${v.toFixed(2)}x` : `${v.toPrecision(2)}x`);
-  for (const [key, label] of [["fstore", "FStore"], ["feast", "FStore Feast endpoint"]]) {
-    const r = by[key];
+  const target = n === 1 ? 1.2 : 1.1;
+  for (const r of rows.filter((row) => row.baseline)) {
+    const base = by[r.baseline];
     console.log(
-      `${label}: p50 ${x(r.p50 / by.bare.p50)} the bare Worker's, ${x(r.p50 / by.redis.p50)} Hono+Redis's; ` +
-        `req/s ${x(r.rps / by.bare.rps)} the bare Worker's, ${x(r.rps / by.redis.rps)} Hono+Redis's`,
+      `bare-KV ratio ${n}×50 ${r.label}: p99 ${x(r.p99 / base.p99)} the bare-KV Worker's (target ≤ ${target}x), p50 ${x(r.p50 / base.p50)}, ` +
+        `req/s ${x(r.rps / base.rps)}; p99 ${x(r.p99 / by.redis.p99)} Hono+Redis's`,
     );
   }
+  for (const r of rows.filter((row) => row.serverTiming)) console.log(`Server-Timing of one ${r.label} request: ${r.serverTiming}`);
 }
 
 /**
@@ -409,7 +472,8 @@ function printScenario(n, rows, opts, loadBefore) {
 export async function online(ctx) {
   const opts = {
     connections: intFromEnv("BENCH_ONLINE_CONNECTIONS", 10, 1, 256),
-    durationS: intFromEnv("BENCH_ONLINE_SECONDS", 10, 1, 60),
+    durationS: intFromEnv("BENCH_ONLINE_SECONDS", 20, 1, 120),
+    rounds: intFromEnv("BENCH_ONLINE_ROUNDS", 4, 1, 20),
     warmupS: intFromEnv("BENCH_ONLINE_WARMUP", 2, 1, 30),
   };
   const entities = intFromEnv("BENCH_ONLINE_ENTITIES", 500, 100, 10_000);
@@ -458,20 +522,28 @@ export async function online(ctx) {
     for (const s of settled) if (s.status === "fulfilled" && !servers.includes(s.value)) servers.push(s.value);
     const failedStart = settled.find((s) => s.status === "rejected");
     if (failedStart) throw failedStart.reason;
-    const [fstore, bare, redisService] = settled.map((s) => s.value);
+    const [seeding, bare, redisService] = settled.map((s) => s.value);
     console.log(`online: all three up in ${seconds(t0)} s; seeding FStore ...`);
 
-    const seed = await seedFStore(fstore, adminKey, entities);
+    const seed = await seedFStore(seeding, adminKey, entities);
     const bm = [...seed.batchMs].sort((a, b) => a - b);
     console.log(
       `online: FStore seeded: 250 features registered in ${seed.registeredS} s; ${fmt(seed.values)} values in ${seed.batchMs.length} batches ` +
-        `in ${seed.pushedS} s (batch p50 ${fmt(percentile(bm, 50))} ms, max ${fmt(bm.at(-1))} ms); KV refresh queue: ` +
-        `${seed.queue.acked} of ${seed.expectedJobs} jobs acked in ${seed.queue.batches} consumer batches, ${seed.queue.failed} retried, ` +
-        `waited ${seed.drainS} s after the last batch`,
+        `in ${seed.pushedS} s (batch p50 ${fmt(percentile(bm, 50))} ms, max ${fmt(bm.at(-1))} ms)`,
     );
-    if (seed.queue.acked !== seed.expectedJobs || seed.queue.failed > 0) {
-      console.log(`online: note: the queue did not ack exactly the ${seed.expectedJobs} refresh jobs expected (see ${path.relative(repoRoot, fstore.logFile)})`);
-    }
+    const t1 = performance.now();
+    const passes = await warmFStore(seeding, adminKey, entities);
+    console.log(`online: FStore's KV filled by reads in ${seconds(t1)} s (${passes} passes until every read was a KV hit)`);
+    // FStore and the bare-KV Worker then serve two copies of the same state, compacted alike (a
+    // store that has just taken 125,000 writes is slower to read than a fresh copy of it).
+    await seeding.stop();
+    for (const name of ["fstore-served", "bare-kv"]) await copyState(path.join(dir, "fstore-state"), path.join(dir, `${name}-state`));
+    const [fstore, bareKv] = await Promise.all([
+      startWorker({ name: "fstore-served", config: path.join(repoRoot, "wrangler.toml"), dir, envFile, snapshot: true }),
+      startWorker({ name: "bare-kv", config: path.join(repoRoot, "bench", "bare-kv-worker", "wrangler.toml"), dir, snapshot: true }),
+    ]);
+    servers.push(fstore, bareKv);
+    console.log(`online: FStore and the bare-KV Worker restarted on copies of FStore's KV and D1 state`);
 
     // Serving goes through a read-scoped key, as a model server would use.
     const created = JSON.parse(
@@ -481,30 +553,53 @@ export async function online(ctx) {
 
     console.log(
       `online: load generator autocannon ${JSON.parse(readFileSync(path.join(repoRoot, "node_modules", "autocannon", "package.json"), "utf8")).version} ` +
-        `in the benchmark process; FStore and the bare Worker each in their own wrangler dev + workerd; Hono+Redis in a child node process ` +
+        `in the benchmark process; FStore, the bare-KV Worker and the fixed-JSON Worker each in their own wrangler dev + workerd; Hono+Redis in a child node process ` +
         `(@hono/node-server, ioredis, redis-server ${redisVersion} on ${redisHost}); ${os.cpus().length} CPUs shared by all of them`,
     );
 
     for (const n of SCENARIOS) {
       const loadBefore = loadAverage();
       const rows = [];
-      for (const t of targets({ fstore, bare, redisService, readKey, serviceToken, n, entities })) {
-        await verify(t, "before the warm-up");
-        // One connection, so the warm-up leaves (almost) no backlog behind for the measured run.
-        const warm = await load(t, { connections: 1, durationS: opts.warmupS });
-        const [, loneMs] = await verify(t, "after the warm-up");
-        const r = await load(t, { connections: opts.connections, durationS: opts.durationS });
-        const [backlogMs] = await verify(t, "after the measured run");
-        for (const [phase, x] of [["warm-up", warm], ["measured run", r]]) {
-          if (x.failed > 0 || x.ok !== x.requests || x.cutOff > 0) {
-            failures.push(
-              `${t.label} ${n}×50 ${phase}: ${x.failed} failed of ${x.requests} answers, ${x.cutOff} unanswered after ${GRACE_S} s ` +
-                `(status codes ${JSON.stringify(x.statusCodes)}, errors ${x.errors}, timeouts ${x.timeouts})`,
-            );
+      const all = targets({ fstore, bareKv, bare, redisService, readKey, serviceToken, n, entities });
+      // FStore and its bare-KV baseline are measured in alternating rounds, so that whatever else
+      // the shared machine does during the run weighs on both alike; context targets in one go.
+      const groups = [];
+      for (const t of all) {
+        if (t.baseline) groups.push([t, all.find((b) => b.key === t.baseline)]);
+        else if (!all.some((a) => a.baseline === t.key)) groups.push([t]);
+      }
+      for (const group of groups) {
+        const state = new Map();
+        for (const t of group) {
+          await verify(t, "before the warm-up");
+          // One connection, so the warm-up leaves (almost) no backlog behind for the measured run.
+          const warm = await load(t, { connections: 1, durationS: opts.warmupS });
+          const [, loneMs] = await verify(t, "after the warm-up");
+          state.set(t, { warm, loneMs, parts: [] });
+        }
+        const rounds = group.length > 1 ? opts.rounds : 1;
+        for (let round = 0; round < rounds; round++) {
+          // Who goes first alternates too: neither always follows the other's leftovers.
+          for (const t of round % 2 === 0 ? group : [...group].reverse()) {
+            state.get(t).parts.push(await load(t, { connections: opts.connections, durationS: opts.durationS / rounds }));
           }
         }
-        rows.push({ label: t.label, key: t.key, ...r, loneMs, backlogMs });
+        for (const t of group) {
+          const { warm, loneMs, parts } = state.get(t);
+          const r = merge(parts);
+          const [backlogMs] = await verify(t, "after the measured run");
+          for (const [phase, x] of [["warm-up", warm], ["measured run", r]]) {
+            if (x.failed > 0 || x.ok !== x.requests || x.cutOff > 0) {
+              failures.push(
+                `${t.label} ${n}×50 ${phase}: ${x.failed} failed of ${x.requests} answers, ${x.cutOff} unanswered after ${GRACE_S} s ` +
+                  `(status codes ${JSON.stringify(x.statusCodes)}, errors ${x.errors}, timeouts ${x.timeouts})`,
+              );
+            }
+          }
+          rows.push({ label: t.label, key: t.key, baseline: t.baseline, serverTiming: t.serverTiming, ...r, loneMs, backlogMs });
+        }
       }
+      rows.sort((a, b) => all.findIndex((t) => t.key === a.key) - all.findIndex((t) => t.key === b.key));
       printScenario(n, rows, opts, loadBefore);
       results[n] = rows;
     }

@@ -1,15 +1,18 @@
-/** Builds the Hono app: error handling, body limit, auth gate, routes, OpenAPI and docs. */
+/** Builds the Hono app: error handling, Server-Timing, body limit, auth gate, routes, OpenAPI and docs. */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { docsRoutes } from "./docs-pages";
+import { setMetric, timing } from "hono/timing";
 import type { AppEnv } from "./env";
 import { ApiError, errorResponse, handleError } from "./errors";
+import { metrics, usageOf } from "./invocation";
 import { feastRoutes } from "./routes/feast";
 import { connectorRoutes } from "./routes/connectors";
 import { featureRoutes } from "./routes/features";
 import { health, VERSION } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
 import { onlineRoutes } from "./routes/online";
+import { cachePolicy } from "./storage/online-cache";
 import { runRoutes } from "./routes/runs";
 import { valueRoutes } from "./routes/values";
 import { createUi } from "./ui/app";
@@ -22,6 +25,17 @@ export function createApp() {
   app.onError(handleError);
   app.notFound((c) => errorResponse(c, new ApiError("NOT_FOUND", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
 
+  // Server-Timing: where a request's time went (total, auth, registry, kv, d1, queue, encode).
+  app.use("*", timing({ totalDescription: "in the Worker" }));
+  app.use("*", async (c, next) => {
+    await next();
+    for (const m of metrics(usageOf(c.env))) setMetric(c, m.name, m.ms, m.desc);
+  });
+  // A wrong cache setting is refused loudly (503) rather than discovered in background work.
+  app.use("*", async (c, next) => {
+    cachePolicy(c.env);
+    await next();
+  });
   app.use("*", (c, next) =>
     bodyLimit({
       maxSize: Number(c.env.FSTORE_MAX_BODY_BYTES) || DEFAULT_MAX_BODY_BYTES,

@@ -11,6 +11,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { apiKeys, type Scope } from "./db/schema";
 import type { AppEnv, Principal } from "./env";
 import { ApiError } from "./errors";
+import { usageOf } from "./invocation";
 
 export const MIN_ADMIN_KEY_LENGTH = 16;
 const KEY_PREFIX = "fsk_";
@@ -82,20 +83,23 @@ export function assertConfigured(adminKey: string | undefined): asserts adminKey
   }
 }
 
+async function authenticate(env: AppEnv["Bindings"], authorization: string | undefined): Promise<Principal> {
+  const adminKey = env.FSTORE_ADMIN_KEY;
+  assertConfigured(adminKey);
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
+  if (!match) throw new ApiError("UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>'");
+  const hash = await sha256Hex(match[1] as string);
+  const principal: Principal | null = timingSafeEqualHex(hash, await adminKeyHash(adminKey))
+    ? { keyId: "bootstrap-admin", scopes: ["admin"] }
+    : await lookupKey(env.DB, hash);
+  if (!principal) throw new ApiError("UNAUTHORIZED", "Unknown or revoked API key");
+  return principal;
+}
+
 /** Authenticates the bearer key and checks it grants `scope`; refuses everything while unconfigured. */
 export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const adminKey = c.env.FSTORE_ADMIN_KEY;
-    assertConfigured(adminKey);
-    const header = c.req.header("authorization") ?? "";
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw new ApiError("UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>'");
-    const presented = match[1] as string;
-    const hash = await sha256Hex(presented);
-    const principal: Principal | null = timingSafeEqualHex(hash, await adminKeyHash(adminKey))
-      ? { keyId: "bootstrap-admin", scopes: ["admin"] }
-      : await lookupKey(c.env.DB, hash);
-    if (!principal) throw new ApiError("UNAUTHORIZED", "Unknown or revoked API key");
+    const principal = await usageOf(c.env).phaseAsync("auth", () => authenticate(c.env, c.req.header("authorization")));
     if (!grants(principal.scopes, scope)) {
       throw new ApiError("FORBIDDEN", `This key lacks the '${scope}' scope needed here`, { required: scope, held: principal.scopes });
     }

@@ -114,3 +114,56 @@ describe("Feast POST /get-online-features", () => {
     expect(await malformed.json()).toMatchObject({ error: { code: "INVALID_JSON" } });
   });
 });
+
+describe("Feast types are exact in the raw JSON", () => {
+  it("sends whole float values as 1.0 and whole float lists as [1.0,2.0]; ints, strings and bools as they are", async () => {
+    for (const [name, value_type] of [
+      ["ft_rate", "float"],
+      ["ft_trips", "int"],
+      ["ft_vec", "float_list"],
+      ["ft_name", "string"],
+      ["ft_active", "bool"],
+    ]) {
+      await registerFeature({ name, value_type, entity_id: "ft_driver", feature_group: "ft_stats" });
+    }
+    const push = await feastPost("/push", {
+      push_source_name: "ft_stats",
+      df: { ft_driver: [7], event_timestamp: ["2024-05-01T00:00:00"], ft_rate: [1.0], ft_trips: [3], ft_vec: [[1.0, 2.0, 0]], ft_name: ["7"], ft_active: [true] },
+    });
+    expect(push.status).toBe(200);
+    const res = await feastPost("/get-online-features", { features: ["ft_stats:ft_rate", "ft_stats:ft_trips", "ft_stats:ft_vec", "ft_stats:ft_name", "ft_stats:ft_active"], entities: { ft_driver: [7] } });
+    // The text itself: JSON.parse cannot tell 1 from 1.0, Feast's remote online store (Python) can.
+    const t = '"2024-05-01T00:00:00Z"';
+    expect(await res.text()).toBe(
+      '{"metadata":{"feature_names":["ft_driver","ft_rate","ft_trips","ft_vec","ft_name","ft_active"]},"results":[' +
+        '{"values":[7],"statuses":["PRESENT"],"event_timestamps":["1970-01-01T00:00:00Z"]},' +
+        `{"values":[1.0],"statuses":["PRESENT"],"event_timestamps":[${t}]},` +
+        `{"values":[3],"statuses":["PRESENT"],"event_timestamps":[${t}]},` +
+        `{"values":[[1.0,2.0,0.0]],"statuses":["PRESENT"],"event_timestamps":[${t}]},` +
+        `{"values":["7"],"statuses":["PRESENT"],"event_timestamps":[${t}]},` +
+        `{"values":[true],"statuses":["PRESENT"],"event_timestamps":[${t}]}]}`,
+    );
+    // The native endpoint and the latest value read floats the same way.
+    expect(await (await call("POST", "/api/v1/online-features", { body: { features: ["ft_rate"], entity_ids: ["7"] } })).text()).toContain('"values":{"ft_rate":1.0}');
+    expect(await (await call("GET", "/api/v1/features/ft_vec/values/7")).text()).toContain('"value":[1.0,2.0,0.0]');
+  });
+
+  it("returns join keys in the type and digits they were sent, int64 beyond 2^53 included", async () => {
+    await registerFeature({ name: "jk_score", entity_id: "jk_user", feature_group: "jk_stats" });
+    // 2^53 + 1: a JS number would round it to 9007199254740992.
+    const pushed = await call("POST", "/push", {
+      raw: '{"push_source_name":"jk_stats","df":{"jk_user":[9007199254740993,9007199254740992,"9007199254740993x"],"jk_score":[0.5,0.25,0.125],"event_timestamp":["2024-01-01T00:00:00","2024-01-01T00:00:00","2024-01-01T00:00:00"]}}',
+      headers: { "content-type": "text/plain" },
+    });
+    expect(pushed.status).toBe(200);
+    expect((await callJson("GET", "/api/v1/features/jk_score/values/9007199254740993", 200)).value).toBe(0.5);
+    expect((await callJson("GET", "/api/v1/features/jk_score/values/9007199254740992", 200)).value).toBe(0.25);
+    const res = await call("POST", "/get-online-features", {
+      raw: '{"features":["jk_stats:jk_score"],"entities":{"jk_user":[9007199254740993,"9007199254740992",9007199254740992,"nobody"]}}',
+      headers: { "content-type": "text/plain" },
+    });
+    const text = await res.text();
+    expect(text).toContain('{"values":[9007199254740993,"9007199254740992",9007199254740992,"nobody"],"statuses":["PRESENT","PRESENT","PRESENT","PRESENT"]');
+    expect(text).toContain('{"values":[0.5,0.25,0.25,null],"statuses":["PRESENT","PRESENT","PRESENT","NOT_FOUND"]');
+  });
+});

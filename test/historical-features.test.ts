@@ -110,7 +110,7 @@ describe("POST /api/v1/historical-features", () => {
     expect(parquet.headers.get("content-type")).toBe("application/vnd.apache.parquet");
     const rows = await parquetReadObjects({ file: await parquet.arrayBuffer() });
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatchObject({ entity_id: "c1", fmt_spend: 10.5, fmt_tier: 'gold, "vip"', fmt_count: 3n, fmt_embedding: "[0.5,1.5]" });
+    expect(rows[0]).toMatchObject({ entity_id: "c1", fmt_spend: 10.5, fmt_tier: 'gold, "vip"', fmt_count: 3n, fmt_embedding: [0.5, 1.5] });
     expect(rows[1]).toMatchObject({ entity_id: "c2", fmt_spend: null, fmt_tier: null, fmt_count: null });
     expect(rows[0]?.timestamp).toEqual(new Date("2024-02-01T00:00:00.123Z"));
   });
@@ -125,10 +125,10 @@ describe("POST /api/v1/historical-features", () => {
     expect(res.status).toBe(200);
     const lines = (await res.text()).trimEnd().split("\r\n");
     expect(lines).toHaveLength(100_001);
-    expect(lines[1]).toBe("v0,2024-01-02T00:00:00Z,0");
+    expect(lines[1]).toBe("v0,2024-01-02T00:00:00Z,0.0"); // a float keeps its fraction
     expect(lines[2]).toBe("v1,2023-12-31T00:00:00Z,"); // before the value existed
     expect(lines[1001]).toBe("v1000,2024-01-02T00:00:00Z,"); // no value for v1000..v1999
-    expect(lines[2001]).toBe("v0,2024-01-02T00:00:00Z,0");
+    expect(lines[2001]).toBe("v0,2024-01-02T00:00:00Z,0.0");
   });
 
   it("rejects bad requests with clear errors", async () => {

@@ -66,8 +66,11 @@ describe("POST /api/v1/online-features", () => {
 
   it("reads D1 when KV misses and refills KV", async () => {
     await registerFeature({ name: "refill_rate", entity_id: "shop", feature_group: "ol_refill" });
-    await callJson("POST", "/api/v1/features/refill_rate/values", 200, { body: { entity_id: "s1", value: 0.3, timestamp: "2024-01-01T00:00:00Z" } });
-    await env.ONLINE.delete("v2:ol_refill:s1");
+    // A bulk load: more than 200 entities, none of them cached, so none is written to KV.
+    await callJson("POST", "/api/v1/features/batch", 200, {
+      body: Array.from({ length: 201 }, (_, i) => ({ feature_id: "refill_rate", entity_id: i === 0 ? "s1" : `bulk${i}`, value: i === 0 ? 0.3 : i, timestamp: "2024-01-01T00:00:00Z" })),
+    });
+    expect(await env.ONLINE.get("v3:ol_refill:s1")).toBeNull();
 
     const ctx = createExecutionContext();
     const res = await worker.fetch(
@@ -82,12 +85,13 @@ describe("POST /api/v1/online-features", () => {
     const body = (await res.json()) as { results: { values: Record<string, unknown> }[] };
     expect(body.results.map((r) => r.values.refill_rate)).toEqual([0.3, null]);
     await waitOnExecutionContext(ctx);
-    const refilled = (await env.ONLINE.get("v2:ol_refill:s1", "json")) as { f: Record<string, { v: unknown }> };
-    expect(Object.values(refilled.f).map((x) => x.v)).toEqual([0.3]);
-    // The entity with no values is remembered as empty, and a later write replaces that at once.
-    expect(await env.ONLINE.get("v2:ol_refill:s2", "json")).toEqual({ f: {} });
+    // KV holds each vector as it is served: feature id → [value JSON, RFC 3339 time].
+    expect(Object.values(((await env.ONLINE.get("v3:ol_refill:s1", "json")) as { f: object }).f)).toEqual([["0.3", "2024-01-01T00:00:00Z"]]);
+    // The entity with no values is remembered as empty; a later write replaces that (once KV's
+    // second per key has passed since the fill: the refresh is queued until then).
+    expect(await env.ONLINE.get("v3:ol_refill:s2", "json")).toEqual({ w: expect.any(Number), f: {} });
     await callJson("POST", "/api/v1/features/refill_rate/values", 200, { body: { entity_id: "s2", value: 0.9 } });
-    expect((await online({ features: ["refill_rate"], entity_ids: ["s2"] })).results[0].values.refill_rate).toBe(0.9);
+    await expect.poll(async () => (await online({ features: ["refill_rate"], entity_ids: ["s2"] })).results[0].values.refill_rate, { timeout: 20_000, interval: 250 }).toBe(0.9);
   });
 
   it.each([

@@ -126,7 +126,8 @@ export async function bundleWorker({ config, outdir, logFile }) {
 
 /**
  * Starts `wrangler dev` for `config` (or for the pre-built bundle `script` with that config) on
- * 127.0.0.1:`port` with local state in `persistTo`, in its own process group, output to `logFile`. Returns { url, stop() }; stop() kills the whole group
+ * 127.0.0.1:`port` with local state in `persistTo`, in its own process group, output to `logFile`. Returns { url, inspectorPort, stop() }
+ * (inspectorPort: the DevTools protocol of the Worker's isolate); stop() kills the whole group
  * (wrangler and its workerd) and resolves to true when nothing of it is left.
  */
 export async function startWranglerDev({ config, script, port, persistTo, envFile, logFile, extraArgs = [] }) {
@@ -145,7 +146,9 @@ export async function startWranglerDev({ config, script, port, persistTo, envFil
     ...(envFile ? ["--env-file", envFile] : []),
     ...extraArgs,
   ];
-  return spawnTracked(process.execPath, [wranglerBin, ...args], { cwd: path.dirname(config), env: wranglerEnv(), port, logFile });
+  const handle = spawnTracked(process.execPath, [wranglerBin, ...args], { cwd: path.dirname(config), env: wranglerEnv(), port, logFile });
+  handle.inspectorPort = inspectorPort;
+  return handle;
 }
 
 /**

@@ -222,3 +222,27 @@ export const runFiles = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.runId, t.seq] })],
 );
+
+/**
+ * What the KV online cache holds: one row per vector (feature group, entity) written to KV. KV
+ * accepts one write per second per key, so every writer first claims the vector here — a
+ * conditional update that D1 serializes — and a write that finds the vector written less than a
+ * second ago marks it `pending` instead; a queued refresh writes it once that second has passed.
+ * Large writes refresh only the vectors listed here (those a reader has cached). Times are ms.
+ */
+export const onlineVectors = sqliteTable(
+  "online_vectors",
+  {
+    featureGroup: text("feature_group").notNull(),
+    entityId: text("entity_id").notNull(),
+    /** When the last claim was taken (the KV write follows it). */
+    writtenAt: integer("written_at").notNull(),
+    /** 1: a write committed after the last claim is not in KV yet; a queued refresh will write it. */
+    pending: integer("pending").notNull().default(0),
+    /** Token of the last claim, so the claimant can find what it claimed. */
+    claim: text("claim"),
+    /** When KV drops the vector (its expirationTtl); null: never. */
+    expiresAt: integer("expires_at"),
+  },
+  (t) => [primaryKey({ columns: [t.featureGroup, t.entityId] }), index("online_vectors_expiry_idx").on(t.expiresAt)],
+);

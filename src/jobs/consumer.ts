@@ -1,27 +1,55 @@
 /**
  * Queue consumer. Each message is parsed with zod and acked on its own; a failure is retried
  * with exponential backoff and, after `max_retries` (wrangler.toml), lands in the dead-letter queue.
+ *
+ * A whole batch runs in one invocation, which may make at most 1,000 KV operations (invocation.ts
+ * enforces it). So every job is started only when the KV operations it may need are left, and is
+ * otherwise sent back to the queue (not retried: that would spend its attempts); online-cache
+ * refreshes are merged and cut to what is left, the rest queued again.
  */
 import type { Bindings } from "../env";
-import { distinctGroupEntities, refreshCachedVectors, type GroupEntity } from "../storage/online-cache";
+import { kvOpsLeft } from "../invocation";
 import { executeRun, RunBusyError } from "../runs/lifecycle";
+import { distinctGroupEntities, INLINE_REFRESH_LIMIT, queueRefresh, refreshKeys, type GroupEntity } from "../storage/online-cache";
 import { JobMessage } from "./messages";
 
 const backoffSeconds = (attempts: number) => Math.min(300, 2 ** attempts * 5);
 
+/** KV operations kept back from every budget below (a margin for bookkeeping reads). */
+const KV_RESERVE = 10;
 /**
- * The refresh jobs of one queue batch are merged so each vector is rebuilt once, however many
- * writes touched it (KV also accepts only about one write per second per key). Queued refreshes
- * come from large writes, so only vectors KV already holds are rebuilt (see refreshCachedVectors).
+ * KV operations a run job starts with: its inline refreshes. (A run's later refreshes queue
+ * themselves when the invocation's KV operations run short: storage/online-cache.ts.)
  */
-async function refreshMerged(env: Bindings, jobs: { message: Message; keys: GroupEntity[] }[]): Promise<void> {
-  if (jobs.length === 0) return;
-  try {
-    await refreshCachedVectors(env.DB, env.ONLINE, distinctGroupEntities(jobs.flatMap((j) => j.keys)));
-    for (const j of jobs) j.message.ack();
-  } catch (err) {
-    console.error(`online-cache refresh of ${jobs.length} jobs failed: ${(err as Error).message}`);
-    for (const j of jobs) j.message.retry({ delaySeconds: backoffSeconds(j.message.attempts) });
+const RUN_JOB_KV_OPS = INLINE_REFRESH_LIMIT;
+
+type RefreshJob = Extract<JobMessage, { type: "refresh-online" }>;
+
+/**
+ * The refresh jobs of one queue batch are merged so each vector is rebuilt once however many
+ * writes touched it, and cut to the KV operations left in this invocation (one per vector);
+ * vectors beyond that go back to the queue as new jobs.
+ */
+async function refreshMerged(env: Bindings, jobs: { message: Message; job: RefreshJob }[]): Promise<void> {
+  const bySort = new Map<string, { mode: RefreshJob["mode"]; attempt: number; keys: GroupEntity[]; messages: Message[] }>();
+  for (const { message, job } of jobs) {
+    const sort = `${job.mode}:${job.attempt}`;
+    const entry = bySort.get(sort) ?? { mode: job.mode, attempt: job.attempt, keys: [], messages: [] };
+    entry.keys.push(...job.keys);
+    entry.messages.push(message);
+    bySort.set(sort, entry);
+  }
+  for (const { mode, attempt, keys, messages } of bySort.values()) {
+    try {
+      const distinct = distinctGroupEntities(keys);
+      const budget = Math.max(0, kvOpsLeft(env) - KV_RESERVE);
+      await refreshKeys(env, distinct.slice(0, budget), mode, attempt);
+      if (distinct.length > budget) await queueRefresh(env, distinct.slice(budget), mode, attempt);
+      for (const m of messages) m.ack();
+    } catch (err) {
+      console.error(`online-cache refresh of ${messages.length} jobs failed: ${(err as Error).message}`);
+      for (const m of messages) m.retry({ delaySeconds: backoffSeconds(m.attempts) });
+    }
   }
 }
 
@@ -31,7 +59,10 @@ async function refreshMerged(env: Bindings, jobs: { message: Message; keys: Grou
  */
 async function runJob(env: Bindings, message: Message, runId: string): Promise<void> {
   try {
-    await executeRun(env, runId);
+    if (kvOpsLeft(env) < RUN_JOB_KV_OPS + KV_RESERVE) {
+      // Not enough KV operations left in this invocation: a fresh one will run it.
+      await env.JOBS.send(message.body, { contentType: "json" });
+    } else await executeRun(env, runId);
     message.ack();
   } catch (err) {
     if (!(err instanceof RunBusyError)) console.error(`run job ${runId} (message ${message.id}) failed: ${(err as Error).message}`);
@@ -46,7 +77,7 @@ export async function consumeQueue(batch: MessageBatch<unknown>, env: Bindings):
     batch.retryAll({ delaySeconds: 60 });
     return;
   }
-  const refreshes: { message: Message; keys: GroupEntity[] }[] = [];
+  const refreshes: { message: Message; job: RefreshJob }[] = [];
   for (const message of batch.messages) {
     const parsed = JobMessage.safeParse(message.body);
     if (!parsed.success) {
@@ -56,7 +87,7 @@ export async function consumeQueue(batch: MessageBatch<unknown>, env: Bindings):
       continue;
     }
     const job = parsed.data;
-    if (job.type === "refresh-online") refreshes.push({ message, keys: job.keys });
+    if (job.type === "refresh-online") refreshes.push({ message, job });
     else await runJob(env, message, job.run_id);
   }
   await refreshMerged(env, refreshes);

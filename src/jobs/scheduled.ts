@@ -2,6 +2,7 @@
  * The cron trigger (every minute): finds the SQL and data-lake features that are due (their
  * `update_frequency` or cron `schedule`, see runs/schedule.ts) and not leased by a running run,
  * starts a run of each (taking its lease) and enqueues one `materialize` job per run.
+ * It also forgets the online-cache vectors KV has dropped (storage/online-cache.ts).
  */
 import { and, eq, inArray, isNull, lt, lte, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -9,10 +10,12 @@ import { features, featureSchedules } from "../db/schema";
 import type { Bindings } from "../env";
 import { startRun } from "../runs/lifecycle";
 import { firstDue, isScheduled } from "../runs/schedule";
+import { pruneOnlineVectors } from "../storage/online-cache";
 import { enqueueJobs, type JobMessage } from "./messages";
 
 export async function runScheduled(controller: ScheduledController, env: Bindings): Promise<void> {
   const now = controller.scheduledTime || Date.now();
+  await pruneOnlineVectors(env.DB);
   const candidates = await drizzle(env.DB)
     .select({ feature: features, hasSchedule: featureSchedules.featureId })
     .from(features)

@@ -14,10 +14,13 @@ import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { batchError, commitValues, toRow, type ItemError } from "../ingest/write";
 import { authErrors, errors, jsonResponse } from "../schemas/common";
+import { usageOf } from "../invocation";
+import { entityIdOf, keyJsonOf, parseJsonKeepingNumbers, type ParsedJson } from "../json-numbers";
 import { groupFeatures, loadCatalog, resolveRefs, type Catalog } from "../serving/catalog";
 import { readOnline } from "../serving/online";
 import type { ValueRow } from "../ingest/sql";
-import { formatTimestamp, nowMicros } from "../time";
+import { feastBody } from "../serving/online-json";
+import { nowMicros } from "../time";
 import { errorHook } from "../validation";
 
 const EntityValue = z.union([z.string(), z.number(), z.boolean()]);
@@ -54,19 +57,22 @@ const WriteToOnlineStore = z
   .object({ feature_view_name: z.string().min(1).max(128), df: Columnar, allow_registry_cache: z.boolean().optional(), transform_on_write: z.boolean().optional() })
   .openapi("FeastWriteToOnlineStoreRequest");
 
-/** Feast's epoch timestamp for values that have none. */
-const EPOCH = "1970-01-01T00:00:00Z";
-
-async function parseBody<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promise<z.infer<T>> {
-  let raw: unknown;
+/** The body, validated, and the source text of its numbers (for join keys; see json-numbers.ts). */
+async function parseBody<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promise<{ data: z.infer<T> } & ParsedJson> {
+  let parsed: ParsedJson;
   try {
-    raw = JSON.parse(await c.req.text());
+    parsed = parseJsonKeepingNumbers(await c.req.text());
   } catch {
     throw new ApiError("INVALID_JSON", "Request body is not valid JSON");
   }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) errorHook({ success: false, error: parsed.error, data: raw, target: "json" } as never, c as never);
-  return (parsed as { data: z.infer<T> }).data;
+  const result = schema.safeParse(parsed.value);
+  if (!result.success) errorHook({ success: false, error: result.error, data: parsed.value, target: "json" } as never, c as never);
+  return { ...parsed, data: (result as { data: z.infer<T> }).data };
+}
+
+/** The join-key column as the client sent it, with the source text of each number in it. */
+function sentKeys(parsed: ParsedJson, column: unknown): (string | undefined)[] {
+  return (Array.isArray(column) && parsed.numberSources.get(column)) || [];
 }
 
 /** A Feast push source or feature view name → an FStore feature group. */
@@ -77,8 +83,11 @@ function groupFor(catalog: Catalog, name: string): FeatureRow[] {
   throw new ApiError("NOT_FOUND", `no feature group named '${name}' (and no feature tagged feast_push_source=${name})`);
 }
 
-/** Feast's columnar `df` → value rows for the group's features, all checked before anything is written. */
-function rowsFromColumns(group: FeatureRow[], df: Record<string, unknown[]>): ValueRow[] {
+/**
+ * Feast's columnar `df` → value rows for the group's features, all checked before anything is
+ * written. `keySources` holds the source text of numeric join keys, so int64 keys stay exact.
+ */
+function rowsFromColumns(group: FeatureRow[], df: Record<string, unknown[]>, keySources: (string | undefined)[]): ValueRow[] {
   const joinKey = group[0]?.entityId as string;
   const entities = df[joinKey];
   if (!entities) throw new ApiError("VALIDATION_FAILED", `df has no '${joinKey}' column (the group's entity join key)`, { columns: Object.keys(df) });
@@ -96,13 +105,15 @@ function rowsFromColumns(group: FeatureRow[], df: Record<string, unknown[]>): Va
   const errorsByRow: ItemError[] = [];
   entities.forEach((entity, i) => {
     const problems: ItemError["errors"] = [];
-    if (!EntityValue.safeParse(entity).success) problems.push({ path: joinKey, message: "entity key must be a string, number or bool" });
+    const key = EntityValue.safeParse(entity);
+    if (!key.success) problems.push({ path: joinKey, message: "entity key must be a string, number or bool" });
+    const entityId = key.success ? entityIdOf(key.data, keySources[i]) : "";
     const ts = df.event_timestamp?.[i];
     if (ts !== undefined && ts !== null && typeof ts !== "string") problems.push({ path: "event_timestamp", message: "must be an ISO 8601 string" });
     for (const [name, feature] of byName) {
       const column = df[name];
       if (!column) continue;
-      const row = toRow(feature, { entity_id: String(entity), value: column[i] ?? null, timestamp: (ts as string | null | undefined) ?? undefined }, now);
+      const row = toRow(feature, { entity_id: entityId, value: column[i] ?? null, timestamp: (ts as string | null | undefined) ?? undefined }, now);
       if (typeof row === "string") problems.push({ path: name, message: row });
       else rows.push(row);
     }
@@ -112,9 +123,12 @@ function rowsFromColumns(group: FeatureRow[], df: Record<string, unknown[]>): Va
   return rows;
 }
 
-async function writeColumns(c: Context<AppEnv>, groupName: string, df: Record<string, unknown[]>) {
-  const group = groupFor(await loadCatalog(c.env.DB), groupName);
-  const rows = rowsFromColumns(group, df);
+async function writeColumns(c: Context<AppEnv>, groupName: string, df: Record<string, unknown[]>, parsed: ParsedJson) {
+  const usage = usageOf(c.env);
+  const catalog = await usage.phaseAsync("registry", () => loadCatalog(c.env.DB));
+  const group = usage.phase("registry", () => groupFor(catalog, groupName));
+  const rawDf = (parsed.value as { df: Record<string, unknown> }).df;
+  const rows = usage.phase("validate", () => rowsFromColumns(group, df, sentKeys(parsed, rawDf[group[0]?.entityId as string])));
   const featureGroup = group[0]?.featureGroup as string;
   await commitValues(c.env, rows, () => featureGroup);
   return c.json(null, 200);
@@ -123,35 +137,35 @@ async function writeColumns(c: Context<AppEnv>, groupName: string, df: Record<st
 export const feastRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook });
 
 feastRoutes.post("/get-online-features", requireScope("read"), async (c) => {
-  const body = await parseBody(c, GetOnlineFeatures);
-  const catalog = await loadCatalog(c.env.DB);
-  const features = body.features ? resolveRefs(catalog, body.features) : groupFeatures(catalog, body.feature_service as string);
+  const usage = usageOf(c.env);
+  const parsed = await parseBody(c, GetOnlineFeatures);
+  const body = parsed.data;
+  const catalog = await usage.phaseAsync("registry", () => loadCatalog(c.env.DB));
+  const features = usage.phase("registry", () => (body.features ? resolveRefs(catalog, body.features) : groupFeatures(catalog, body.feature_service as string)));
   const [joinKey, keyValues] = Object.entries(body.entities)[0] as [string, z.infer<typeof EntityValue>[]];
   const wrongEntity = features.find((f) => f.entityId !== joinKey);
   if (wrongEntity) {
     throw new ApiError("VALIDATION_FAILED", `feature '${wrongEntity.name}' is keyed by '${wrongEntity.entityId}', but the request's join key is '${joinKey}'`);
   }
-  const cells = await readOnline(c.env.DB, c.env.ONLINE, features, keyValues.map(String), (p) => c.executionCtx.waitUntil(p));
-  const results = [
-    { values: keyValues as unknown[], statuses: keyValues.map(() => "PRESENT"), event_timestamps: keyValues.map(() => EPOCH) },
-    ...features.map((_, f) => ({
-      values: cells.map((row) => row[f]?.value ?? null),
-      statuses: cells.map((row) => row[f]?.status ?? "NOT_FOUND"),
-      event_timestamps: cells.map((row) => (row[f]?.ts == null ? EPOCH : formatTimestamp(row[f]?.ts as bigint))),
-    })),
-  ];
+  // Join keys come back exactly as sent (int64 beyond 2^53, strings, bools): their source text.
+  const sources = sentKeys(parsed, (parsed.value as { entities: Record<string, unknown> }).entities[joinKey]);
+  const entityIds = keyValues.map((v, i) => entityIdOf(v, sources[i]));
+  const read = await readOnline(c.env, features, entityIds, (p) => c.executionCtx.waitUntil(p));
   const names = features.map((f) => (body.full_feature_names ? `${f.featureGroup}__${f.name}` : f.name));
-  return c.json({ metadata: { feature_names: [joinKey, ...names] }, results }, 200);
+  const keyJson = keyValues.map((v, i) => keyJsonOf(v, sources[i]));
+  const text = usage.phase("encode", () => feastBody(read, features, names, joinKey, keyJson, nowMicros()));
+  c.header("X-FStore-Cache", read.fromD1 === 0 ? "hit" : "miss");
+  return c.body(text, 200, { "content-type": "application/json" });
 });
 
 feastRoutes.post("/push", requireScope("write"), async (c) => {
-  const body = await parseBody(c, Push);
-  return writeColumns(c, body.push_source_name, body.df);
+  const parsed = await parseBody(c, Push);
+  return writeColumns(c, parsed.data.push_source_name, parsed.data.df, parsed);
 });
 
 feastRoutes.post("/write-to-online-store", requireScope("write"), async (c) => {
-  const body = await parseBody(c, WriteToOnlineStore);
-  return writeColumns(c, body.feature_view_name, body.df);
+  const parsed = await parseBody(c, WriteToOnlineStore);
+  return writeColumns(c, parsed.data.feature_view_name, parsed.data.df, parsed);
 });
 
 const feastDoc = (path: string, summary: string, request: z.ZodType, response: z.ZodType) =>

@@ -8,9 +8,11 @@ import { FeatureGroup, FeatureGroupDetail, HistoricalRequest, OnlineRequest, Onl
 import { pointInTime } from "../serving/historical";
 import { contentTypes, encodeTraining, negotiateFormat } from "../serving/training-output";
 import { ApiError } from "../errors";
-import { groupFeatures, loadCatalog, resolveRefs } from "../serving/catalog";
+import { usageOf } from "../invocation";
+import { distinctFeatures, groupFeatures, loadCatalog, resolveRefs } from "../serving/catalog";
 import { readOnline } from "../serving/online";
-import { formatTimestamp, parseTimestamp } from "../time";
+import { onlineBody } from "../serving/online-json";
+import { nowMicros, parseTimestamp } from "../time";
 import { errorHook } from "../validation";
 
 const security = [{ bearerAuth: [] }];
@@ -24,33 +26,21 @@ export const onlineRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       security,
       summary: "Latest feature vectors for up to 1,000 entities",
       description:
-        "One KV read per (feature group, entity), issued concurrently; D1 answers what KV misses and KV is refilled. Each value has a status: PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE (older than the feature's ttl; value null) or NULL_VALUE.",
+        "One KV read per (feature group, entity), in bulk reads of 100 issued concurrently; D1 answers what KV misses and KV is filled in the background (`X-FStore-Cache: hit | miss`). Each value has a status: PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE (older than the feature's ttl; value null) or NULL_VALUE. Float values always carry a fraction (`1.0`). A feature asked for twice is answered once.",
       middleware: [requireScope("read")] as const,
       request: { body: jsonBody(OnlineRequest) },
       responses: { 200: jsonResponse(OnlineResponse, "One result per entity, in request order"), 400: errors[400], 404: errors[404], ...authErrors },
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const catalog = await loadCatalog(c.env.DB);
-      const features = body.features ? resolveRefs(catalog, body.features) : groupFeatures(catalog, body.feature_group as string);
-      const cells = await readOnline(c.env.DB, c.env.ONLINE, features, body.entity_ids, (p) => c.executionCtx.waitUntil(p));
-      const names = features.map((f) => f.name);
-      return c.json(
-        {
-          features: names,
-          results: body.entity_ids.map((entityId, e) => {
-            const row = { entity_id: entityId, values: {} as Record<string, unknown>, statuses: {} as Record<string, string>, event_timestamps: {} as Record<string, string | null> };
-            (cells[e] ?? []).forEach((cell, f) => {
-              const name = names[f] as string;
-              row.values[name] = cell.value;
-              row.statuses[name] = cell.status;
-              row.event_timestamps[name] = cell.ts === null ? null : formatTimestamp(cell.ts);
-            });
-            return row;
-          }),
-        } as z.infer<typeof OnlineResponse>,
-        200,
-      );
+      const usage = usageOf(c.env);
+      const catalog = await usage.phaseAsync("registry", () => loadCatalog(c.env.DB));
+      const features = usage.phase("registry", () => distinctFeatures(body.features ? resolveRefs(catalog, body.features) : groupFeatures(catalog, body.feature_group as string)));
+      const read = await readOnline(c.env, features, body.entity_ids, (p) => c.executionCtx.waitUntil(p));
+      const text = usage.phase("encode", () => onlineBody(read, features, body.entity_ids, nowMicros()));
+      c.header("X-FStore-Cache", read.fromD1 === 0 ? "hit" : "miss");
+      // The body is the route's JSON schema, built as text; the typed c.json() cannot take text.
+      return c.body(text, 200, { "content-type": "application/json" }) as never;
     },
   )
   .openapi(
@@ -94,7 +84,7 @@ export const onlineRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       security,
       summary: "Point-in-time correct training set for up to 100,000 entity rows (JSON, CSV or Parquet)",
       description:
-        "For each entity row, the value each feature had at the row's timestamp: the latest value at or before it, null when there is none or it is older than the feature's ttl. The body is streamed. Pick the format with `format` or the Accept header (text/csv, application/vnd.apache.parquet).",
+        "For each entity row, the value each feature had at the row's timestamp: the latest value at or before it, null when there is none or it is older than the feature's ttl. The body is streamed. Pick the format with `format` or the Accept header (text/csv, application/vnd.apache.parquet). Types are kept: floats carry a fraction in JSON and CSV (`1.0`); in CSV an empty field is null and `\"\"` the empty string; Parquet columns are DOUBLE, INT64, STRING, BOOLEAN, LIST<DOUBLE> (float_list) and JSON, the timestamp TIMESTAMP(MICROS, UTC). A feature may be asked for once.",
       middleware: [requireScope("read")] as const,
       request: { body: jsonBody(HistoricalRequest) },
       responses: {
@@ -114,6 +104,14 @@ export const onlineRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
     async (c) => {
       const body = c.req.valid("json");
       const features = resolveRefs(await loadCatalog(c.env.DB), body.features);
+      // One column per feature: the same feature twice (as `name` and `group:name`, say) is an error, not two columns of one name.
+      const twice = features.find((f, i) => features.findIndex((g) => g.id === f.id) !== i);
+      if (twice) {
+        const refs = body.features.filter((_, i) => features[i]?.id === twice.id);
+        throw new ApiError("VALIDATION_FAILED", `feature '${twice.name}' is asked for more than once (${refs.map((r) => `'${r}'`).join(", ")}); a training set has one column per feature`, {
+          duplicates: refs,
+        });
+      }
       const clash = features.find((f) => f.name === "entity_id" || f.name === "timestamp");
       if (clash) throw new ApiError("VALIDATION_FAILED", `feature '${clash.name}' collides with the entity_id/timestamp columns of a training set`);
       const format = negotiateFormat(body.format, c.req.header("accept"));

@@ -11,10 +11,13 @@ import { getFeature } from "../registry/features";
 import { authErrors, errors, jsonBody, jsonResponse } from "../schemas/common";
 import { FeatureIdParam } from "../schemas/feature";
 import { Batch, BatchItem, BatchResult, History, HistoryQuery, LatestValue, ValuePathParams, ValuePush, WrittenValue } from "../schemas/value";
-import { readVector, refreshVectors } from "../storage/online-cache";
-import { readHistory, readLatest } from "../storage/values";
-import { formatTimestamp, isExpired, microsOf, nowMicros, parseTimestamp } from "../time";
+import { usageOf } from "../invocation";
+import { loadCatalog } from "../serving/catalog";
+import { readOnline } from "../serving/online";
+import { readHistory } from "../storage/values";
+import { formatTimestamp, isExpired, nowMicros, parseTimestamp } from "../time";
 import { errorHook } from "../validation";
+import { servedJson } from "../value-types";
 
 const tags = ["values"];
 const security = [{ bearerAuth: [] }];
@@ -46,7 +49,7 @@ export const valueRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
     }),
     async (c) => {
       const items = c.req.valid("json");
-      const { rows, features } = await prepareBatch(c.env.DB, items);
+      const { rows, features } = await usageOf(c.env).phaseAsync("validate", () => prepareBatch(c.env.DB, items));
       const groups = new Map([...features.values()].map((f) => [f.id, f.featureGroup]));
       await commitValues(c.env, rows, (id) => groups.get(id) as string);
       return c.json({ written: rows.length }, 200);
@@ -74,11 +77,16 @@ export const valueRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       responses: { 200: jsonResponse(WrittenValue, "Written"), 400: errors[400], 404: errors[404], ...authErrors },
     }),
     async (c) => {
-      const feature = await getFeature(c.env.DB, c.req.valid("param").id);
-      const row = toRow(feature, c.req.valid("json"));
+      const usage = usageOf(c.env);
+      const feature = await usage.phaseAsync("registry", () => getFeature(c.env.DB, c.req.valid("param").id));
+      const row = usage.phase("validate", () => toRow(feature, c.req.valid("json")));
       if (typeof row === "string") throw new ApiError("INVALID_VALUE", row);
       await commitValues(c.env, [row], () => feature.featureGroup);
-      return c.json({ feature_id: feature.name, entity_id: row.entityId, value: JSON.parse(row.value) as unknown, timestamp: formatTimestamp(row.ts) }, 200);
+      // The value as it is served (a float keeps its fraction: 1.0).
+      const value = servedJson(feature.valueType, JSON.parse(row.value));
+      const text = `{"feature_id":${JSON.stringify(feature.name)},"entity_id":${JSON.stringify(row.entityId)},"value":${value},"timestamp":"${formatTimestamp(row.ts)}"}`;
+      // The body is the route's JSON schema, built as text; the typed c.json() cannot take text.
+      return c.body(text, 200, { "content-type": "application/json" }) as never;
     },
   )
   .openapi(
@@ -88,26 +96,32 @@ export const valueRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       tags,
       security,
       summary: "Latest value of a feature for one entity",
-      description: "Served from the KV online cache (header `X-FStore-Cache: hit`), falling back to D1 on a miss (`miss`). 404 with code VALUE_NOT_FOUND when the entity has no value, VALUE_EXPIRED when its latest value is older than the feature's ttl.",
+      description: "Served from the KV online cache (header `X-FStore-Cache: hit`), falling back to D1 on a miss or when the cached vector was written in the last 5 seconds (`miss`), so a value just pushed reads back. 404 with code VALUE_NOT_FOUND when the entity has no value, VALUE_EXPIRED when its latest value is older than the feature's ttl. A float value always carries a fraction (`1.0`).",
       middleware: [requireScope("read")] as const,
       request: { params: ValuePathParams },
       responses: { 200: jsonResponse(LatestValue, "The latest value"), 404: errors[404], ...authErrors },
     }),
     async (c) => {
       const { id, entity_id: entityId } = c.req.valid("param");
-      const feature = await getFeature(c.env.DB, id);
-      const cached = (await readVector(c.env.ONLINE, feature.featureGroup, entityId))?.f[feature.id];
-      const latest = cached ? { value: cached.v, ts: microsOf(cached.t) } : await readLatest(c.env.DB, feature.id, entityId);
-      if (!latest) throw new ApiError("VALUE_NOT_FOUND", `feature '${feature.name}' has no value for entity '${entityId}'`);
-      if (!cached) c.executionCtx.waitUntil(refreshVectors(c.env.DB, c.env.ONLINE, [{ group: feature.featureGroup, entityId }]));
-      if (isExpired(latest.ts, feature.ttlSeconds, nowMicros())) {
+      const usage = usageOf(c.env);
+      // The catalog (cached per isolate), or D1 for a feature registered elsewhere since it was loaded.
+      const feature = await usage.phaseAsync("registry", async () => (await loadCatalog(c.env.DB)).byName.get(id) ?? getFeature(c.env.DB, id));
+      // A vector written in the last seconds is checked against D1: a value just pushed reads back.
+      const read = await readOnline(c.env, [feature], [entityId], (p) => c.executionCtx.waitUntil(p), "all");
+      const cell = read.cells[0]?.[0]?.[feature.id];
+      if (!cell) throw new ApiError("VALUE_NOT_FOUND", `feature '${feature.name}' has no value for entity '${entityId}'`);
+      const [value, timestamp] = cell;
+      if (isExpired(parseTimestamp(timestamp) as bigint, feature.ttlSeconds, nowMicros())) {
         throw new ApiError("VALUE_EXPIRED", `the latest value of '${feature.name}' for '${entityId}' is older than the feature's ttl (${feature.ttlSeconds}s)`, {
-          timestamp: formatTimestamp(latest.ts),
+          timestamp,
           ttl: feature.ttlSeconds,
         });
       }
-      c.header("X-FStore-Cache", cached ? "hit" : "miss");
-      return c.json({ feature_id: feature.name, entity_id: entityId, value: latest.value, timestamp: formatTimestamp(latest.ts) }, 200);
+      c.header("X-FStore-Cache", read.fromD1 === 0 ? "hit" : "miss");
+      // The value's JSON is spliced in as stored (floats keep their fraction: 1.0).
+      const text = `{"feature_id":${JSON.stringify(feature.name)},"entity_id":${JSON.stringify(entityId)},"value":${value},"timestamp":"${timestamp}"}`;
+      // The body is the route's JSON schema, built as text; the typed c.json() cannot take text.
+      return c.body(text, 200, { "content-type": "application/json" }) as never;
     },
   )
   .openapi(

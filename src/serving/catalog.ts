@@ -56,6 +56,12 @@ export function resolveRefs(catalog: Catalog, refs: string[]): FeatureRow[] {
   return found;
 }
 
+/** Each feature once, in first-asked order (`name` and `group:name` may name the same one). */
+export function distinctFeatures(features: FeatureRow[]): FeatureRow[] {
+  const seen = new Set<number>();
+  return features.filter((f) => !seen.has(f.id) && seen.add(f.id));
+}
+
 export function groupFeatures(catalog: Catalog, group: string): FeatureRow[] {
   const rows = catalog.byGroup.get(group);
   if (!rows) throw new ApiError("NOT_FOUND", `feature group '${group}' not found`);

@@ -2,11 +2,17 @@
  * Training-set encodings, each a byte stream fed chunk by chunk: JSON (`{"features", "rows"}`),
  * CSV (header row, RFC 4180 quoting) and Parquet (one row group per chunk, written with
  * hyparquet-writer and flushed to the stream as each row group completes).
+ *
+ * Every encoding keeps the feature's type: floats always carry a fraction in JSON and CSV (`1.0`),
+ * so readers that infer types see floats; in Parquet a float_list is LIST<DOUBLE>, a json value is
+ * JSON text encoded once, the row timestamp TIMESTAMP(MICROS, UTC) — exact for 0001..9999. In CSV
+ * an empty field is null and `""` is the empty string (PostgreSQL COPY's and DuckDB's convention).
  */
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import type { SchemaElement } from "hyparquet";
 import type { FeatureRow, ValueType } from "../db/schema";
 import { formatTimestamp } from "../time";
+import { servedJson } from "../value-types";
 import type { EntityRow } from "./historical";
 
 export type TrainingFormat = "json" | "csv" | "parquet";
@@ -29,10 +35,14 @@ export function negotiateFormat(format: TrainingFormat | undefined, accept: stri
 
 const encoder = new TextEncoder();
 
-function csvCell(value: unknown): string {
+/**
+ * A CSV field: null is empty, the empty string is `""`; strings as they are, every other type as
+ * its served JSON (floats `1.0`, lists `[0.5,1.0]`, json values as JSON text).
+ */
+function csvCell(type: ValueType | "text", value: unknown): string {
   if (value === null || value === undefined) return "";
-  const text = typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  const text = (type === "string" || type === "text") && typeof value === "string" ? value : servedJson(type === "text" ? "json" : type, value);
+  return text === "" || /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 /** Writes parquet bytes out as each row group completes, keeping only the current one in memory. */
@@ -49,19 +59,31 @@ class FlushingWriter extends ByteWriter {
   }
 }
 
-const parquetTypes: Record<ValueType, Omit<SchemaElement, "name">> = {
-  float: { type: "DOUBLE", repetition_type: "OPTIONAL" },
-  int: { type: "INT64", repetition_type: "OPTIONAL" },
-  string: { type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" },
-  bool: { type: "BOOLEAN", repetition_type: "OPTIONAL" },
-  // Lists and JSON travel as JSON text: every Parquet reader can load them.
-  float_list: { type: "BYTE_ARRAY", converted_type: "JSON", repetition_type: "OPTIONAL" },
-  json: { type: "BYTE_ARRAY", converted_type: "JSON", repetition_type: "OPTIONAL" },
-};
+/** The schema elements of a feature's column (a float_list is the three-level LIST of the Parquet spec). */
+function parquetSchema(name: string, type: ValueType): SchemaElement[] {
+  switch (type) {
+    case "float":
+      return [{ name, type: "DOUBLE", repetition_type: "OPTIONAL" }];
+    case "int":
+      return [{ name, type: "INT64", repetition_type: "OPTIONAL" }];
+    case "string":
+      return [{ name, type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" }, repetition_type: "OPTIONAL" }];
+    case "bool":
+      return [{ name, type: "BOOLEAN", repetition_type: "OPTIONAL" }];
+    case "float_list":
+      return [
+        { name, repetition_type: "OPTIONAL", converted_type: "LIST", logical_type: { type: "LIST" }, num_children: 1 },
+        { name: "list", repetition_type: "REPEATED", num_children: 1 },
+        { name: "element", type: "DOUBLE", repetition_type: "REQUIRED" },
+      ];
+    case "json":
+      // The writer encodes JSON columns itself: it gets the values, not their text.
+      return [{ name, type: "BYTE_ARRAY", converted_type: "JSON", logical_type: { type: "JSON" }, repetition_type: "OPTIONAL" }];
+  }
+}
 
 function parquetColumn(type: ValueType, values: unknown[]): unknown[] {
   if (type === "int") return values.map((v) => (v === null ? null : BigInt(v as number)));
-  if (type === "float_list" || type === "json") return values.map((v) => (v === null ? null : JSON.stringify(v)));
   return values;
 }
 
@@ -72,15 +94,17 @@ interface Encoder {
   end(): string | Promise<void>;
 }
 
-function jsonEncoder(names: string[]): Encoder {
+function jsonEncoder(features: FeatureRow[]): Encoder {
+  const names = features.map((f) => f.name);
+  const keys = names.map((n) => `,${JSON.stringify(n)}:`);
   let first = true;
   return {
     start: () => `{"features":${JSON.stringify(names)},"rows":[`,
     chunk: (chunk) => {
       const parts = chunk.map(({ row, values }) => {
-        const out: Record<string, unknown> = { entity_id: row.entityId, timestamp: formatTimestamp(row.ts) };
-        names.forEach((n, j) => (out[n] = values[j]));
-        return JSON.stringify(out);
+        let text = `{"entity_id":${JSON.stringify(row.entityId)},"timestamp":"${formatTimestamp(row.ts)}"`;
+        features.forEach((f, j) => (text += `${keys[j]}${servedJson(f.valueType, values[j] ?? null)}`));
+        return `${text}}`;
       });
       const text = parts.length > 0 ? `${first ? "" : ","}${parts.join(",")}` : "";
       if (parts.length > 0) first = false;
@@ -90,10 +114,13 @@ function jsonEncoder(names: string[]): Encoder {
   };
 }
 
-function csvEncoder(names: string[]): Encoder {
+function csvEncoder(features: FeatureRow[]): Encoder {
   return {
-    start: () => `${["entity_id", "timestamp", ...names].map(csvCell).join(",")}\r\n`,
-    chunk: (chunk) => chunk.map(({ row, values }) => `${[row.entityId, formatTimestamp(row.ts), ...values].map(csvCell).join(",")}\r\n`).join(""),
+    start: () => `${["entity_id", "timestamp", ...features.map((f) => f.name)].map((n) => csvCell("text", n)).join(",")}\r\n`,
+    chunk: (chunk) =>
+      chunk
+        .map(({ row, values }) => `${csvCell("text", row.entityId)},${formatTimestamp(row.ts)}${features.map((f, j) => `,${csvCell(f.valueType, values[j])}`).join("")}\r\n`)
+        .join(""),
     end: () => "",
   };
 }
@@ -101,9 +128,10 @@ function csvEncoder(names: string[]): Encoder {
 function parquetEncoder(features: FeatureRow[], emit: (bytes: Uint8Array) => void): Encoder {
   const schema: SchemaElement[] = [
     { name: "root", num_children: 2 + features.length },
-    { name: "entity_id", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "REQUIRED" },
-    { name: "timestamp", type: "INT64", repetition_type: "REQUIRED", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MICROS" } },
-    ...features.map((f) => ({ name: f.name, ...parquetTypes[f.valueType] })),
+    { name: "entity_id", type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" }, repetition_type: "REQUIRED" },
+    // Microseconds as they are (bigint): exact over 0001..9999, where a JS Date would not be.
+    { name: "timestamp", type: "INT64", repetition_type: "REQUIRED", converted_type: "TIMESTAMP_MICROS", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MICROS" } },
+    ...features.flatMap((f) => parquetSchema(f.name, f.valueType)),
   ];
   const writer = new ParquetWriter({ writer: new FlushingWriter(emit), schema });
   return {
@@ -113,7 +141,7 @@ function parquetEncoder(features: FeatureRow[], emit: (bytes: Uint8Array) => voi
         rowGroupSize: chunk.length,
         columnData: [
           { name: "entity_id", data: chunk.map((c) => c.row.entityId) },
-          { name: "timestamp", data: chunk.map((c) => BigInt(c.row.ts)) },
+          { name: "timestamp", data: chunk.map((c) => c.row.ts) },
           ...features.map((f, j) => ({ name: f.name, data: parquetColumn(f.valueType, chunk.map((c) => c.values[j] ?? null)) })),
         ],
       });
@@ -126,7 +154,6 @@ function parquetEncoder(features: FeatureRow[], emit: (bytes: Uint8Array) => voi
 
 /** The training set as a byte stream that computes the next chunk only when the reader asks for it. */
 export function encodeTraining(format: TrainingFormat, features: FeatureRow[], chunks: AsyncIterable<Chunk>): ReadableStream<Uint8Array> {
-  const names = features.map((f) => f.name);
   const iterator = chunks[Symbol.asyncIterator]();
   let enc: Encoder;
   const send = (controller: ReadableStreamDefaultController<Uint8Array>, out: string | void) => {
@@ -135,7 +162,7 @@ export function encodeTraining(format: TrainingFormat, features: FeatureRow[], c
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        enc = format === "json" ? jsonEncoder(names) : format === "csv" ? csvEncoder(names) : parquetEncoder(features, (b) => controller.enqueue(b));
+        enc = format === "json" ? jsonEncoder(features) : format === "csv" ? csvEncoder(features) : parquetEncoder(features, (b) => controller.enqueue(b));
         send(controller, enc.start());
       },
       async pull(controller) {

@@ -26,8 +26,9 @@ import { hasRuns } from "../runs/sources";
 import { connectorToJson, getConnector, listConnectors, resolveConnector } from "../registry/connectors";
 import { featureToJson, getFeature } from "../registry/features";
 import { groupFeatures, loadCatalog, resolveRefs } from "../serving/catalog";
-import { readOnline, type Status } from "../serving/online";
-import { formatTimestamp } from "../time";
+import { readOnline } from "../serving/online";
+import { onlineBody, type OnlineAnswer, type Status } from "../serving/online-json";
+import { formatTimestamp, nowMicros, parseTimestamp } from "../time";
 import { BOOTSTRAP_KEY_ID } from "./session";
 
 /** An instant as the pages show it. */
@@ -405,11 +406,12 @@ async function latestSample(
     .all<{ entity_id: string }>();
   const ids = results.slice(0, page.limit).map((r) => r.entity_id);
   if (ids.length === 0) return { cells: [], next: null };
-  const cells = await readOnline(env.DB, env.ONLINE, [feature], ids, waitUntil);
+  const read = await readOnline(env, [feature], ids, waitUntil);
+  const answer = JSON.parse(onlineBody(read, [feature], ids, nowMicros())) as OnlineAnswer;
   return {
-    cells: ids.map((entity, i) => {
-      const cell = cells[i]?.[0] ?? { value: null, ts: null, status: "NOT_FOUND" as const };
-      return { entity, value: cell.value, status: cell.status, at: cell.ts === null ? null : fromMicros(cell.ts) };
+    cells: answer.results.map((r) => {
+      const at = r.event_timestamps[feature.name] ?? null;
+      return { entity: r.entity_id, value: r.values[feature.name] ?? null, status: r.statuses[feature.name] ?? "NOT_FOUND", at: at === null ? null : fromMicros(parseTimestamp(at) as bigint) };
     }),
     next: results.length > page.limit ? (ids.at(-1) ?? null) : null,
   };
@@ -451,24 +453,11 @@ export interface OnlineLookup {
  * The body `POST /api/v1/online-features` answers for `request`, computed with the same
  * functions (catalog, references, online read).
  */
-export async function onlineFeatures(env: Bindings, request: OnlineLookup, waitUntil: (p: Promise<unknown>) => void) {
+export async function onlineFeatures(env: Bindings, request: OnlineLookup, waitUntil: (p: Promise<unknown>) => void): Promise<OnlineAnswer> {
   const catalog = await loadCatalog(env.DB);
   const features = request.features ? resolveRefs(catalog, request.features) : groupFeatures(catalog, request.feature_group as string);
-  const cells = await readOnline(env.DB, env.ONLINE, features, request.entity_ids, waitUntil);
-  const names = features.map((f) => f.name);
-  return {
-    features: names,
-    results: request.entity_ids.map((entityId, e) => {
-      const row = { entity_id: entityId, values: {} as Record<string, unknown>, statuses: {} as Record<string, Status>, event_timestamps: {} as Record<string, string | null> };
-      (cells[e] ?? []).forEach((cell, f) => {
-        const name = names[f] as string;
-        row.values[name] = cell.value;
-        row.statuses[name] = cell.status;
-        row.event_timestamps[name] = cell.ts === null ? null : formatTimestamp(cell.ts);
-      });
-      return row;
-    }),
-  };
+  const read = await readOnline(env, features, request.entity_ids, waitUntil);
+  return JSON.parse(onlineBody(read, features, request.entity_ids, nowMicros())) as OnlineAnswer;
 }
 
 // --- runs --------------------------------------------------------------------------------------
