@@ -12,6 +12,7 @@ import { authErrors, errors, jsonBody, jsonResponse } from "../schemas/common";
 import { FeatureIdParam } from "../schemas/feature";
 import { Batch, BatchItem, BatchResult, History, HistoryQuery, LatestValue, ValuePathParams, ValuePush, WrittenValue } from "../schemas/value";
 import { readVector, refreshVectors } from "../storage/online-cache";
+import { servableValue } from "../storage/stored-value";
 import { readHistory, readLatest } from "../storage/values";
 import { formatTimestamp, isExpired, microsOf, nowMicros, parseTimestamp } from "../time";
 import { errorHook } from "../validation";
@@ -97,7 +98,7 @@ export const valueRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       const { id, entity_id: entityId } = c.req.valid("param");
       const feature = await getFeature(c.env.DB, id);
       const cached = (await readVector(c.env.ONLINE, feature.featureGroup, entityId))?.f[feature.id];
-      const latest = cached ? { value: cached.v, ts: microsOf(cached.t) } : await readLatest(c.env.DB, feature.id, entityId);
+      const latest = cached ? { value: servableValue(cached.v, `the cached value of feature ${feature.name}`), ts: microsOf(cached.t) } : await readLatest(c.env.DB, feature.id, entityId);
       if (!latest) throw new ApiError("VALUE_NOT_FOUND", `feature '${feature.name}' has no value for entity '${entityId}'`);
       if (!cached) c.executionCtx.waitUntil(refreshVectors(c.env.DB, c.env.ONLINE, [{ group: feature.featureGroup, entityId }]));
       if (isExpired(latest.ts, feature.ttlSeconds, nowMicros())) {

@@ -7,6 +7,7 @@
 import type { FeatureRow } from "../db/schema";
 import { ApiError } from "../errors";
 import { loadVectors, vectorKey, type Vector } from "../storage/online-cache";
+import { servableValue } from "../storage/stored-value";
 import { isExpired, microsOf, nowMicros, type Micros } from "../time";
 
 export type Status = "PRESENT" | "NOT_FOUND" | "OUTSIDE_MAX_AGE" | "NULL_VALUE";
@@ -84,7 +85,8 @@ export async function readOnline(
       if (!cached) return { value: null, ts: null, status: "NOT_FOUND" };
       const ts = microsOf(cached.t);
       if (isExpired(ts, feature.ttlSeconds, now)) return { value: null, ts, status: "OUTSIDE_MAX_AGE" };
-      return { value: cached.v, ts, status: cached.v === null ? "NULL_VALUE" : "PRESENT" };
+      const value = servableValue(cached.v, `the cached value of feature ${feature.name}`);
+      return { value, ts, status: value === null ? "NULL_VALUE" : "PRESENT" };
     }),
   );
 }

@@ -9,6 +9,7 @@
  */
 import type { Bindings } from "../env";
 import { enqueueJobs } from "../jobs/messages";
+import { decodeStoredValue } from "./stored-value";
 
 export interface CachedValue {
   /** Feature name, for humans reading KV. */
@@ -54,7 +55,7 @@ export async function loadVectors(db: D1Database, group: string, entityIds: stri
   for (const r of results) {
     let vector = vectors.get(r.e);
     if (!vector) vectors.set(r.e, (vector = { f: {} }));
-    vector.f[r.id] = { n: r.n, v: JSON.parse(r.v), t: r.t };
+    vector.f[r.id] = { n: r.n, v: decodeStoredValue(r.v, `the latest value of feature ${r.n}`), t: r.t };
   }
   return vectors;
 }
