@@ -16,6 +16,7 @@
  */
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { scrubMessage } from "../../connectors/scrub";
 import { SourceError } from "../../connectors/types";
 import { FileError } from "../../connectors/files/types";
 import { features, runs, type FeatureRow } from "../db/schema";
@@ -99,8 +100,8 @@ async function guardedBatch(db: D1Database, featureId: number, runId: string, st
 
 /** The message a run records for a failure: the source's own words, or a generic one for bugs. */
 function describeError(err: unknown): string {
-  if (err instanceof SourceError || err instanceof RunError || err instanceof FileError || err instanceof RowError || err instanceof ApiError) return err.message;
-  return `internal error: ${(err as Error)?.message ?? String(err)}`;
+  if (err instanceof SourceError || err instanceof RunError || err instanceof FileError || err instanceof RowError || err instanceof ApiError) return scrubMessage(err.message);
+  return `internal error: ${scrubMessage(String((err as Error)?.message ?? err))}`;
 }
 
 /** Raised when another invocation is working on the run: the queue retries the job later. */

@@ -23,10 +23,11 @@ import { listingOf } from "../runs/file-source";
 import { startRun } from "../runs/lifecycle";
 import { getRun, listRuns as listRunRecords, type RunRecord } from "../runs/records";
 import { hasRuns } from "../runs/sources";
-import { connectorToJson, getConnector, listConnectors, resolveConnector } from "../registry/connectors";
+import { connectorToJson, getConnector, listConnectors, testConnector as testRegistryConnector } from "../registry/connectors";
 import { featureToJson, getFeature } from "../registry/features";
 import { groupFeatures, loadCatalog, resolveRefs } from "../serving/catalog";
 import { readOnline, type Status } from "../serving/online";
+import { decodeStoredValue } from "../storage/stored-value";
 import { formatTimestamp } from "../time";
 import { BOOTSTRAP_KEY_ID } from "./session";
 
@@ -353,7 +354,7 @@ async function entityHistory(env: Bindings, feature: FeatureRow, entity: string 
     .all<{ ts: string; value: string | null; size: number }>();
   return {
     entity: chosen,
-    points: results.reverse().map((r) => ({ at: fromMicros(r.ts), value: r.value === null ? new LargeValue(r.size) : (JSON.parse(r.value) as unknown) })),
+    points: results.reverse().map((r) => ({ at: fromMicros(r.ts), value: r.value === null ? new LargeValue(r.size) : decodeStoredValue(r.value) })),
   };
 }
 
@@ -747,6 +748,5 @@ export async function connectorsWithUsage(env: Bindings): Promise<ConnectorRow[]
 
 /** The connection test of `POST /api/v1/connectors/{name}/test`. */
 export async function testConnector(env: Bindings, name: string) {
-  const { impl, config } = await resolveConnector(env, name);
-  return impl.test(impl.configSchema.parse(config));
+  return testRegistryConnector(env, name);
 }
