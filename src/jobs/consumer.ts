@@ -3,9 +3,11 @@
  * with exponential backoff and, after `max_retries` (wrangler.toml), lands in the dead-letter queue.
  */
 import type { Bindings } from "../env";
-import { distinctGroupEntities, refreshCachedVectors, type GroupEntity } from "../storage/online-cache";
+import { refreshCachedVectors, type GroupEntity } from "../storage/online-cache";
 import { executeRun, RunBusyError } from "../runs/lifecycle";
+import { isDeadLetterQueue, storeDeadLetters } from "./dead-letters";
 import { JobMessage } from "./messages";
+import { settleRefreshJobs } from "./refresh-isolation";
 
 const backoffSeconds = (attempts: number) => Math.min(300, 2 ** attempts * 5);
 
@@ -15,14 +17,8 @@ const backoffSeconds = (attempts: number) => Math.min(300, 2 ** attempts * 5);
  * come from large writes, so only vectors KV already holds are rebuilt (see refreshCachedVectors).
  */
 async function refreshMerged(env: Bindings, jobs: { message: Message; keys: GroupEntity[] }[]): Promise<void> {
-  if (jobs.length === 0) return;
-  try {
-    await refreshCachedVectors(env.DB, env.ONLINE, distinctGroupEntities(jobs.flatMap((j) => j.keys)));
-    for (const j of jobs) j.message.ack();
-  } catch (err) {
-    console.error(`online-cache refresh of ${jobs.length} jobs failed: ${(err as Error).message}`);
-    for (const j of jobs) j.message.retry({ delaySeconds: backoffSeconds(j.message.attempts) });
-  }
+  // A key that fails is isolated, retried and dead-lettered alone (refresh-isolation.ts).
+  await settleRefreshJobs(env, jobs, (keys) => refreshCachedVectors(env.DB, env.ONLINE, keys), backoffSeconds);
 }
 
 /**
@@ -40,6 +36,7 @@ async function runJob(env: Bindings, message: Message, runId: string): Promise<v
 }
 
 export async function consumeQueue(batch: MessageBatch<unknown>, env: Bindings): Promise<void> {
+  if (isDeadLetterQueue(batch.queue)) return storeDeadLetters(batch, env);
   if (!batch.queue.startsWith("fstore-jobs")) {
     // No consumer for this queue yet: keep the messages (retry, then dead-letter) rather than lose them.
     console.error(`no consumer for queue ${batch.queue}; retrying ${batch.messages.length} messages`);
