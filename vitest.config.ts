@@ -55,6 +55,9 @@ export default defineConfig(async () => {
                   FSTORE_EGRESS_ALLOW: "loopback",
                   FSTORE_DNS_RESOLVER: inject("dnsResolver"),
                   TEST_HOSTILE_STORE: inject("hostileStore"),
+                  // test/fuzz.test.ts: seed and runs per route (defaults in the test).
+                  FSTORE_FUZZ_SEED: process.env.FSTORE_FUZZ_SEED ?? "",
+                  FSTORE_FUZZ_RUNS: process.env.FSTORE_FUZZ_RUNS ?? "",
                   TEST_REDIRECT_RECORDER: inject("redirectRecorder"),
                   FSTORE_ADMIN_KEY: "test-admin-key-0123456789abcdef",
                   FSTORE_SECRET_KEY: "test-secret-key-0123456789abcdef",

@@ -23,6 +23,8 @@ declare namespace Cloudflare {
     TEST_AZURE_NO_LIST_SAS: string;
     FSTORE_RUN_ROWS_PER_INVOCATION: string;
     FSTORE_EGRESS_ALLOW: string;
+    FSTORE_FUZZ_SEED: string;
+    FSTORE_FUZZ_RUNS: string;
     FSTORE_DNS_RESOLVER: string;
     /** Redirects every request to TEST_REDIRECT_RECORDER; under /body answers 500 with text no answer may echo. */
     TEST_HOSTILE_STORE: string;

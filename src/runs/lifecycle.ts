@@ -67,7 +67,8 @@ export async function startRun(db: D1Database, feature: FeatureRow, trigger: Tri
     )
     .bind(feature.id, runId, now + LEASE_MS, now)
     .run();
-  if (taken.meta.changes !== 1) return null;
+  // One row by its key, so "changed anything" is "took the lease" (D1's count also includes rows that triggers write).
+  if (taken.meta.changes === 0) return null;
   await db.batch([
     db
       .prepare("UPDATE runs SET status = 'failed', error = 'abandoned: its invocation ended before the run finished (lease expired)', finished_at = ?2 WHERE feature_id = ?1 AND status IN ('queued', 'running')")
@@ -124,7 +125,7 @@ async function claim(db: D1Database, runId: string, now: number): Promise<boolea
       .bind(runId, now, now + BUSY_MS),
     db.prepare("UPDATE feature_schedules SET lease_until = ?2 WHERE lease_run_id = ?1").bind(runId, now + LEASE_MS),
   ]);
-  return claimed?.meta.changes === 1;
+  return (claimed?.meta.changes ?? 0) > 0; // one row by its key (see startRun)
 }
 
 /**
