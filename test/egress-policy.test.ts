@@ -37,6 +37,8 @@ describe("refused when a connector is created (400, nothing stored)", () => {
     ["s3 endpoint: a private address mapped into IPv6", "s3", s3({ endpoint: "http://[::ffff:10.0.0.1]:9000" }), /private-network/],
     ["s3 bucket: a host smuggled into virtual-hosted addressing", "s3", s3({ bucket: "169.254.169.254#" }), /metadata/],
     ["adls endpoint: a private address", "adls", adls({ endpoint: "http://192.168.0.2:10000/devstoreaccount1" }), /private-network/],
+    ["adls endpoint: a SAS token in the URL (it would be stored as plain config)", "adls", adls({ endpoint: "http://127.0.0.1:10000/devstoreaccount1?sv=1&sig=abc" }), /without credentials, query string/],
+    ["s3 endpoint: credentials in the URL", "s3", s3({ endpoint: "http://user:pw@127.0.0.1:9000" }), /without credentials/],
   ];
   it.each(cases)("%s", async (_what, type, config, message) => {
     const name = `eg_${Math.random().toString(36).slice(2, 10)}`;

@@ -7,6 +7,7 @@
  */
 import { XMLParser } from "fast-xml-parser";
 import { z } from "zod";
+import { EndpointUrl } from "../files/endpoint";
 import { encodeKey, REQUEST_TIMEOUT_MS, storeFetch, testStore } from "../files/store";
 import { secret, SourceError, type ObjectInfo, type ObjectStore, type ObjectStoreConnector } from "../types";
 
@@ -17,7 +18,7 @@ export const AdlsConfig = z
     /** A SAS token (account or container) with read and list permissions, with or without the leading '?'. */
     credential: secret(z.string().min(1).max(4096)),
     /** The account's Blob endpoint; default https://<account_name>.blob.core.windows.net. Azurite: http://127.0.0.1:10000/devstoreaccount1. */
-    endpoint: z.url({ protocol: /^https?$/ }).optional(),
+    endpoint: EndpointUrl.optional(),
   })
   .strict();
 export type AdlsConfig = z.infer<typeof AdlsConfig>;

@@ -7,6 +7,7 @@
 import { AwsClient } from "aws4fetch";
 import { XMLParser } from "fast-xml-parser";
 import { z } from "zod";
+import { EndpointUrl } from "../files/endpoint";
 import { encodeKey, REQUEST_TIMEOUT_MS, storeFetch, testStore } from "../files/store";
 import { secret, SourceError, type ObjectInfo, type ObjectStore, type ObjectStoreConnector } from "../types";
 
@@ -20,7 +21,7 @@ export const S3Config = z
     /** Temporary credentials (STS) come with a session token. */
     aws_session_token: secret(z.string().min(1).max(4096)).optional(),
     /** Any S3-compatible endpoint, e.g. https://<account>.r2.cloudflarestorage.com or http://127.0.0.1:9000 (MinIO). */
-    endpoint: z.url({ protocol: /^https?$/ }).optional(),
+    endpoint: EndpointUrl.optional(),
     /** `endpoint/bucket/key` instead of `bucket.endpoint/key`. Default: on with a custom endpoint, off for AWS. */
     force_path_style: z.boolean().optional(),
   })
