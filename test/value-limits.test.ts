@@ -7,6 +7,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, callJson, registerFeature } from "./helpers";
 import { createConnector, materialize, pgConfig } from "./sql-helpers";
+import { getPage, signIn } from "./ui-helpers";
 
 const deep = (levels: number) => `${"[".repeat(levels)}${"]".repeat(levels)}`;
 const rowCount = async (feature: string) =>
@@ -157,6 +158,10 @@ describe("reads refuse ids that could never be stored (400), and never fail on s
       body: { features: ["lim_legacy"], entity_rows: [{ entity_id: "deep", timestamp: "2030-01-01T00:00:00Z" }] },
     });
     expect(training.rows[0].lim_legacy).toBeNull();
+    // The dashboard's page of the feature lists them too (the over-long id read from D1 alone, not KV).
+    const page = await getPage("/ui/features/lim_legacy", await signIn());
+    expect(page.status).toBe(200);
+    expect(page.html).toContain("x".repeat(600));
     // A new value for the same entity is written and served again.
     await callJson("POST", "/api/v1/features/lim_legacy/values", 200, { body: { entity_id: "deep", value: { ok: true }, timestamp: "2030-01-01T00:00:00Z" } });
     expect((await callJson("GET", "/api/v1/features/lim_legacy/values/deep", 200)).value).toEqual({ ok: true });

@@ -27,8 +27,10 @@ import { connectorToJson, getConnector, listConnectors, testConnector as testReg
 import { featureToJson, getFeature } from "../registry/features";
 import { groupFeatures, loadCatalog, resolveRefs } from "../serving/catalog";
 import { readOnline, type Status } from "../serving/online";
+import { checkEntityId } from "../ingest/rules";
 import { decodeStoredValue } from "../storage/stored-value";
-import { formatTimestamp } from "../time";
+import { readLatest } from "../storage/values";
+import { formatTimestamp, isExpired, nowMicros } from "../time";
 import { BOOTSTRAP_KEY_ID } from "./session";
 
 /** An instant as the pages show it. */
@@ -406,7 +408,17 @@ async function latestSample(
     .all<{ entity_id: string }>();
   const ids = results.slice(0, page.limit).map((r) => r.entity_id);
   if (ids.length === 0) return { cells: [], next: null };
-  const cells = await readOnline(env.DB, env.ONLINE, [feature], ids, waitUntil);
+  // Ids stored before the entity-id limits existed cannot be KV keys: those are read from D1 alone.
+  const servable = ids.filter((id) => checkEntityId(id) === null);
+  const online = await readOnline(env.DB, env.ONLINE, [feature], servable, waitUntil);
+  const byId = new Map(servable.map((id, i) => [id, online[i]?.[0]]));
+  const now = nowMicros();
+  for (const id of ids.filter((id) => !byId.has(id))) {
+    const latest = await readLatest(env.DB, feature.id, id);
+    const expired = latest !== null && isExpired(latest.ts, feature.ttlSeconds, now);
+    byId.set(id, latest === null ? undefined : { value: expired ? null : latest.value, ts: latest.ts, status: expired ? "OUTSIDE_MAX_AGE" : latest.value === null ? "NULL_VALUE" : "PRESENT" });
+  }
+  const cells = ids.map((id) => [byId.get(id)]);
   return {
     cells: ids.map((entity, i) => {
       const cell = cells[i]?.[0] ?? { value: null, ts: null, status: "NOT_FOUND" as const };
