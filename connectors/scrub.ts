@@ -43,7 +43,9 @@ function scrubQuery(query: string, secrets: readonly string[]): string {
 /** `text` without the secrets it may carry (see the module comment); `secrets` are known secret values. */
 export function scrubMessage(text: string, secrets: readonly string[] = []): string {
   let out = text.replace(URL_PATTERN, (_whole, scheme: string, userinfo: string | undefined, rest: string, query: string | undefined) => {
-    const user = userinfo === undefined ? "" : userinfo.includes(":") ? `${userinfo.slice(0, userinfo.indexOf(":"))}:***@` : "***@";
+    // `user:password@` loses its password; a bare `token@` is a credential too, except in the
+    // abfs/wasb locations FStore itself writes (`abfs://container@account`).
+    const user = userinfo === undefined ? "" : userinfo.includes(":") ? `${userinfo.slice(0, userinfo.indexOf(":"))}:***@` : /^(abfss?|wasbs?):\/\/$/i.test(scheme) ? userinfo : "***@";
     return `${scheme}${user}${rest}${query === undefined ? "" : scrubQuery(query, secrets)}`;
   });
   out = out.replace(PAIR_PATTERN, (_whole, key: string) => `${key}***`);

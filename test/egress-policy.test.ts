@@ -144,6 +144,8 @@ describe("secrets are scrubbed where they can appear, not wherever their text ha
     expect(scrubMessage('cursor "fstore_pull" does not exist', ["x"])).toBe('cursor "fstore_pull" does not exist');
     expect(scrubMessage("password authentication failed for user \"u\"", ["password"])).toBe('password authentication failed for user "u"');
     expect(scrubMessage("Access denied for user 'root'@'localhost' (using password: YES)", ["YES"])).toContain("using password: YES");
+    expect(scrubMessage("abfs://lake@devstoreaccount1/a.csv: row 3, column 'value'")).toBe("abfs://lake@devstoreaccount1/a.csv: row 3, column 'value'");
+    expect(scrubMessage("s3://bucket/key.parquet does not exist")).toBe("s3://bucket/key.parquet does not exist");
   });
   it("scrubs connection strings, URLs, SAS signatures, credential pairs, bearer and API keys", () => {
     const secrets = ["pa55:w0rd", "sv=2021&sig=c2ln%2Fbase64sig%3D"];
