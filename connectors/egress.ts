@@ -181,7 +181,7 @@ async function resolve(policy: EgressPolicy, name: string, fetcher: typeof fetch
       if (!res.ok) throw new Error(`the resolver answered ${res.status}`);
       answer = (await res.json()) as DohAnswer;
     } catch (err) {
-      throw new SourceError("dns", `the host name could not be resolved: '${name}' (needed to check it against FStore's egress policy; resolver ${new URL(policy.resolver).host}: ${(err as Error)?.message ?? err})`);
+      throw new SourceError("dns", `the host name could not be resolved: '${name}' (needed to check it against FStore's egress policy; resolver ${policy.resolver}: ${(err as Error)?.message ?? err})`);
     }
     if (answer.Status === 3) throw new SourceError("dns", `the host name could not be resolved: '${name}' does not exist (NXDOMAIN)`);
     for (const a of answer.Answer ?? []) if ((a.type === 1 || a.type === 28) && ipaddr.isValid(a.data)) addresses.push(a.data);

@@ -39,6 +39,7 @@ describe("refused when a connector is created (400, nothing stored)", () => {
     ["adls endpoint: a private address", "adls", adls({ endpoint: "http://192.168.0.2:10000/devstoreaccount1" }), /private-network/],
     ["adls endpoint: a SAS token in the URL (it would be stored as plain config)", "adls", adls({ endpoint: "http://127.0.0.1:10000/devstoreaccount1?sv=1&sig=abc" }), /without credentials, query string/],
     ["s3 endpoint: credentials in the URL", "s3", s3({ endpoint: "http://user:pw@127.0.0.1:9000" }), /without credentials/],
+    ["s3 endpoint: a URL only zod accepts (found by the fuzz: was a 500)", "s3", s3({ endpoint: "http:// :1/x" }), /must be the store's URL/],
   ];
   it.each(cases)("%s", async (_what, type, config, message) => {
     const name = `eg_${Math.random().toString(36).slice(2, 10)}`;

@@ -8,8 +8,13 @@ import { z } from "zod";
 
 export const EndpointUrl = z.url({ protocol: /^https?$/ }).refine(
   (text) => {
-    const url = new URL(text);
+    let url: URL;
+    try {
+      url = new URL(text); // zod's URL check accepts some text the URL parser does not ("http:// :1")
+    } catch {
+      return false;
+    }
     return url.username === "" && url.password === "" && url.search === "" && url.hash === "" && !/[?#@]/.test(text.replace(/^https?:\/\//, ""));
   },
-  { message: "must be the store's URL without credentials, query string or fragment (keys and SAS tokens go in their own fields, which are encrypted)" },
+  { message: "must be the store's URL, e.g. https://host:port, without credentials, query string or fragment (keys and SAS tokens go in their own fields, which are encrypted)" },
 );
