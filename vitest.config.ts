@@ -50,6 +50,15 @@ export default defineConfig(async () => {
                   // Small enough that the large test files take several invocations (test/lake-fixtures.ts).
                   FSTORE_RUN_ROWS_PER_INVOCATION: "5000",
                   TEST_MIGRATIONS: migrations,
+                  // The tests' sources all live on 127.0.0.1 (docs/connectors.md#egress-policy), and host
+                  // names resolve through test/setup/egress-services.ts (no Internet here).
+                  FSTORE_EGRESS_ALLOW: "loopback",
+                  FSTORE_DNS_RESOLVER: inject("dnsResolver"),
+                  TEST_HOSTILE_STORE: inject("hostileStore"),
+                  // test/fuzz.test.ts: seed and runs per route (defaults in the test).
+                  FSTORE_FUZZ_SEED: process.env.FSTORE_FUZZ_SEED ?? "",
+                  FSTORE_FUZZ_RUNS: process.env.FSTORE_FUZZ_RUNS ?? "",
+                  TEST_REDIRECT_RECORDER: inject("redirectRecorder"),
                   FSTORE_ADMIN_KEY: "test-admin-key-0123456789abcdef",
                   FSTORE_SECRET_KEY: "test-secret-key-0123456789abcdef",
                 },
@@ -63,7 +72,7 @@ export default defineConfig(async () => {
             setupFiles: ["./test/setup/apply-migrations.ts"],
             // Node side: pgproxy + seeded PostgreSQL and MariaDB for the connector tests,
             // and s3rver + Azurite with the data-lake test files.
-            globalSetup: ["./test/setup/services.ts", "./test/setup/sql-services.ts", "./test/setup/lake-services.ts"],
+            globalSetup: ["./test/setup/services.ts", "./test/setup/sql-services.ts", "./test/setup/lake-services.ts", "./test/setup/egress-services.ts"],
             // A guard against hangs on a slow 2-core CI machine, not a performance assertion.
             testTimeout: 30_000,
           },

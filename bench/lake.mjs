@@ -138,7 +138,7 @@ async function fstoreIngest(dir, endpoint, rows) {
   mkdirSync(persistTo, { recursive: true });
   const adminKey = `bench_${randomBytes(24).toString("hex")}`;
   const envFile = path.join(dir, "fstore.env");
-  writeFileSync(envFile, `FSTORE_ADMIN_KEY=${adminKey}\nFSTORE_SECRET_KEY=${randomBytes(24).toString("hex")}\n`, { mode: 0o600 });
+  writeFileSync(envFile, `FSTORE_EGRESS_ALLOW=loopback\nFSTORE_ADMIN_KEY=${adminKey}\nFSTORE_SECRET_KEY=${randomBytes(24).toString("hex")}\n`, { mode: 0o600 });
   const config = path.join(repoRoot, "wrangler.toml");
   const script = await bundleWorker({ config, outdir: path.join(dir, "fstore-bundle"), logFile });
   await runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo, "--config", config], { logFile });

@@ -111,7 +111,7 @@ export async function materialize(ctx) {
 
     const adminKey = `bench_${randomBytes(24).toString("hex")}`;
     const envFile = path.join(dir, "fstore.env");
-    writeFileSync(envFile, `FSTORE_ADMIN_KEY=${adminKey}\nFSTORE_SECRET_KEY=${randomBytes(32).toString("base64url")}\n`, { mode: 0o600 });
+    writeFileSync(envFile, `FSTORE_EGRESS_ALLOW=loopback\nFSTORE_ADMIN_KEY=${adminKey}\nFSTORE_SECRET_KEY=${randomBytes(32).toString("base64url")}\n`, { mode: 0o600 });
     const auth = { authorization: `Bearer ${adminKey}` };
 
     console.log(`materialize: FStore (bundle of src/ under wrangler dev), ${fmt(rows)} rows ...`);

@@ -80,7 +80,7 @@ export async function ui({ dir }) {
   mkdirSync(dir, { recursive: true });
   const adminKey = `fsk_bench_${randomBytes(24).toString("base64url")}`;
   const envFile = path.join(dir, "fstore.env");
-  writeFileSync(envFile, `FSTORE_ADMIN_KEY=${adminKey}\nFSTORE_SECRET_KEY=${randomBytes(32).toString("base64url")}\n`, { mode: 0o600 });
+  writeFileSync(envFile, `FSTORE_EGRESS_ALLOW=loopback\nFSTORE_ADMIN_KEY=${adminKey}\nFSTORE_SECRET_KEY=${randomBytes(32).toString("base64url")}\n`, { mode: 0o600 });
   const config = path.join(repoRoot, "wrangler.toml");
   const persistTo = path.join(dir, "state");
   const logFile = path.join(dir, "fstore.log");

@@ -1,4 +1,5 @@
 /** Turns driver errors into SourceErrors a user can act on (DNS, refused, auth, database, timeout...). */
+import { scrubMessage } from "./scrub";
 import { SourceError, type FailureKind } from "./types";
 
 interface DriverError {
@@ -48,6 +49,7 @@ const hints: Record<FailureKind, string> = {
   read_only: "the query tried to write, which a read-only run refuses",
   connection_lost: "the connection to the source was lost",
   tls: "TLS failed",
+  egress: "refused by FStore's egress policy",
   unknown: "the source failed",
 };
 
@@ -65,14 +67,21 @@ function kindFromMessage(message: string): FailureKind | undefined {
   return undefined;
 }
 
+/** A failed connection test: the kind and a message without the server's own words, and no timing. */
+export function testFailure(err: unknown, secrets: string[]): { ok: false; kind: FailureKind; message: string } {
+  const e = toSourceError(err, "unknown", secrets, { echoServerText: false });
+  return { ok: false, kind: e.kind, message: e.message };
+}
+
 /** A SourceError of `kind` whose message starts with the kind's hint, like the classified ones. */
 export const sourceError = (kind: FailureKind, detail: string) => new SourceError(kind, `${hints[kind]}: ${detail}`);
 
 /**
  * Classifies `err`; `fallback` is the kind to use when nothing more specific is known (e.g. "query"
- * once connected). `secrets` are scrubbed from the message, in case a driver echoed one.
+ * once connected). `secrets` (the connector's password) are scrubbed from the message where they
+ * can appear (scrub.ts), in case a driver echoed one in a connection string or URL.
  */
-export function toSourceError(err: unknown, fallback: FailureKind, secrets: string[] = []): SourceError {
+export function toSourceError(err: unknown, fallback: FailureKind, secrets: string[] = [], { echoServerText = true } = {}): SourceError {
   if (err instanceof SourceError) return err;
   const e = (err ?? {}) as DriverError;
   const raw = String(e.sqlMessage ?? e.message ?? err ?? "unknown error");
@@ -82,7 +91,8 @@ export function toSourceError(err: unknown, fallback: FailureKind, secrets: stri
   const serverCode = code !== undefined && (/^[0-9A-Z]{5}$/.test(code) || code.startsWith("ER_"));
   const kind =
     (code !== undefined ? byCode[code] : undefined) ?? (e.errno !== undefined ? byErrno[e.errno] : undefined) ?? (serverCode || e.errno !== undefined ? fallback : kindFromMessage(raw)) ?? fallback;
-  let message = raw;
-  for (const s of secrets) if (s) message = message.split(s).join("***");
-  return new SourceError(kind, `${hints[kind]}: ${message}`);
+  // A connection test names the server's error by its code only: its text is whatever the other
+  // end sent, and a test must not become a way to read what an arbitrary server says.
+  if (!echoServerText && (serverCode || e.errno !== undefined)) return new SourceError(kind, `${hints[kind]} (server error ${code ?? e.errno})`);
+  return new SourceError(kind, `${hints[kind]}: ${scrubMessage(raw, secrets)}`);
 }

@@ -12,6 +12,7 @@
  * folder beside this file and one line in registry.ts.
  */
 import { z } from "zod";
+import { scrubMessage } from "./scrub";
 
 /** Fields whose values are secrets: encrypted at rest, never returned, never logged. */
 export const secretFields = z.registry<{ secret: true }>();
@@ -40,7 +41,7 @@ function isSecret(field: z.ZodType): boolean {
 }
 
 /** Why a connection test or a read failed, in words a user can act on. */
-export type FailureKind = "dns" | "refused" | "auth" | "database" | "timeout" | "query" | "read_only" | "connection_lost" | "tls" | "unknown";
+export type FailureKind = "dns" | "refused" | "auth" | "database" | "timeout" | "query" | "read_only" | "connection_lost" | "tls" | "egress" | "unknown";
 
 export interface TestResult {
   ok: boolean;
@@ -48,16 +49,21 @@ export interface TestResult {
   message: string;
   /** Server version, when connected. */
   server?: string;
-  latency_ms: number;
+  /** Time to connect and read, only when the test succeeded (a failure's timing would make the test a port scanner). */
+  latency_ms?: number;
 }
 
-/** A failure talking to a source, classified. Messages never contain a secret. */
+/**
+ * A failure talking to a source, classified. Messages never contain a secret: every message is
+ * scrubbed of URL credentials, credential pairs and API keys here (scrub.ts), and the connectors
+ * scrub their own known secrets before (errors.ts `toSourceError`).
+ */
 export class SourceError extends Error {
   constructor(
     readonly kind: FailureKind,
     message: string,
   ) {
-    super(message);
+    super(scrubMessage(message));
     this.name = "SourceError";
   }
 }
@@ -70,12 +76,22 @@ export class Instant {
   constructor(readonly micros: bigint) {}
 }
 
+/** One address a connector config makes FStore connect to (checked by the egress policy, egress.ts). */
+export interface Endpoint {
+  /** The config field that holds it (`host`, `ws_proxy`, `endpoint`), for messages. */
+  field: string;
+  /** A host name or an address, as written (IPv6 with or without brackets). */
+  host: string;
+}
+
 interface ConnectorBase<Kind extends string, Schema extends z.ZodObject> {
   /** The type name users write (`postgres`, `s3`, ...). */
   type: string;
   kind: Kind;
   /** Config as the guide writes it, plus the options the source needs. */
   configSchema: Schema;
+  /** Every host the config makes FStore connect to, for the egress policy (none through a Hyperdrive binding). */
+  endpoints(config: z.infer<Schema>): Endpoint[];
   /** Connects, does the cheapest real read, disconnects; never throws. */
   test(config: z.infer<Schema>): Promise<TestResult>;
 }

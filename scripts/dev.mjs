@@ -22,10 +22,12 @@ function ensureDevVars() {
   const missing = [];
   if (!/^FSTORE_ADMIN_KEY=/m.test(existing)) missing.push(`FSTORE_ADMIN_KEY=fsk_dev_${randomBytes(24).toString("base64url")}`);
   if (!/^FSTORE_SECRET_KEY=/m.test(existing)) missing.push(`FSTORE_SECRET_KEY=${randomBytes(32).toString("base64url")}`);
+  // Local sources (PostgreSQL, s3rver, Azurite, the pgproxy) are on this machine; production refuses loopback (docs/connectors.md#egress-policy).
+  if (!/^FSTORE_EGRESS_ALLOW=/m.test(existing)) missing.push("FSTORE_EGRESS_ALLOW=loopback");
   if (missing.length > 0) {
     const prefix = existing && !existing.endsWith("\n") ? "\n" : "";
     writeFileSync(varsPath, `${existing}${prefix}${missing.join("\n")}\n`, { mode: 0o600 });
-    console.log(`Wrote a generated dev key to ${varsPath}`);
+    console.log(`Wrote ${missing.map((m) => m.split("=")[0]).join(", ")} to ${varsPath}`);
   }
   console.log(`Dev admin key: FSTORE_ADMIN_KEY in ${varsPath}. Use it with:`);
   console.log(`  export FSTORE_KEY=$(grep '^FSTORE_ADMIN_KEY=' .dev.vars | cut -d= -f2-)`);

@@ -167,7 +167,7 @@ try {
   proxy = await startPgProxy({ port: 0 });
   const adminKey = `fsk_demo_${randomBytes(24).toString("base64url")}`;
   const envFile = path.join(dir, ".dev.vars");
-  writeFileSync(envFile, `FSTORE_ADMIN_KEY=${adminKey}\nFSTORE_SECRET_KEY=${randomBytes(32).toString("base64url")}\n`, { mode: 0o600 });
+  writeFileSync(envFile, `FSTORE_EGRESS_ALLOW=loopback\nFSTORE_ADMIN_KEY=${adminKey}\nFSTORE_SECRET_KEY=${randomBytes(32).toString("base64url")}\n`, { mode: 0o600 });
   const config = path.join(repoRoot, "wrangler.toml");
   const persistTo = path.join(dir, "state");
   await runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo, "--config", config], { logFile });

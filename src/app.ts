@@ -8,6 +8,7 @@ import { ApiError, errorResponse, handleError } from "./errors";
 import { metrics, usageOf } from "./invocation";
 import { feastRoutes } from "./routes/feast";
 import { connectorRoutes } from "./routes/connectors";
+import { deadLetterRoutes } from "./routes/dead-letters";
 import { featureRoutes } from "./routes/features";
 import { health, VERSION } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
@@ -53,6 +54,7 @@ export function createApp() {
   app.route("/api/v1", connectorRoutes);
   app.route("/api/v1", runRoutes);
   app.route("/api/v1", onlineRoutes);
+  app.route("/api/v1", deadLetterRoutes);
   app.route("/", feastRoutes);
   app.route("/ui", createUi());
 

@@ -2,16 +2,21 @@
  * API keys. `Authorization: Bearer <key>`; keys carry scopes and are stored as SHA-256 hashes.
  * The bootstrap admin key is the secret FSTORE_ADMIN_KEY; without it FStore refuses to serve.
  *
- * Scopes: `read` reads; `write` pushes values and edits the registry (and reads); `admin` can do
- * everything, including managing keys and deleting features.
+ * Scopes: `read` reads; `write` pushes values and registers push features (and reads); `admin` can
+ * do everything, including connectors, keys, deleting features, and defining or changing a feature
+ * bound to a source (a query, a path or a topic on a connector). The whole table is docs/api.md#scopes;
+ * the rules are here, in one place: `grants` (the order of scopes) and `scopeToDefine` (which
+ * definitions need admin), used by the API and the dashboard alike.
  */
 import type { MiddlewareHandler } from "hono";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { Context } from "hono";
 import { apiKeys, type Scope } from "./db/schema";
 import type { AppEnv, Principal } from "./env";
 import { ApiError } from "./errors";
 import { usageOf } from "./invocation";
+import { sourceTypeOf } from "./registry/sources";
 
 export const MIN_ADMIN_KEY_LENGTH = 16;
 const KEY_PREFIX = "fsk_";
@@ -37,6 +42,23 @@ export async function generateKey(): Promise<{ id: string; key: string; hash: st
 /** Whether keys holding `held` may do what needs `needed` (the API's rule; the dashboard applies it too). */
 export const grants = (held: readonly Scope[], needed: Scope) =>
   held.includes("admin") || held.includes(needed) || (needed === "read" && held.includes("write"));
+
+/**
+ * The scope needed to register, or change, a feature with these source fields. A feature whose
+ * values come from a source — a SQL query, a data-lake path, a stream topic, on a connector an
+ * admin created — reads that source with the connector's credentials, and its values are then
+ * visible to every read key: so defining one is as powerful as holding the connector's credentials,
+ * and needs admin. A push feature only receives what write keys push: write.
+ */
+export const scopeToDefine = (source: Record<string, unknown>): Scope => (sourceTypeOf(source) === "push" && source.connector === undefined ? "write" : "admin");
+
+/** Refuses (403) the request's principal unless it holds `scope` (for checks that depend on the request's body). */
+export function assertScope(c: Context<AppEnv>, scope: Scope, what: string): void {
+  const principal = c.get("principal");
+  if (!grants(principal.scopes, scope)) {
+    throw new ApiError("FORBIDDEN", `This key lacks the '${scope}' scope needed to ${what}`, { required: scope, held: principal.scopes });
+  }
+}
 
 /**
  * Keys looked up in D1 are remembered per isolate for a short while so the hot path does not pay a

@@ -12,7 +12,15 @@ export interface Secrets {
   FSTORE_SECRET_KEY?: string;
 }
 
-export type Bindings = Env & Secrets;
+/** Optional Worker vars (not in wrangler.toml: a deployment that needs them sets them; .dev.vars locally). */
+export interface Settings {
+  /** Egress exceptions for connectors: `loopback`, `private`, CIDR ranges, addresses, host names (connectors/egress.ts). */
+  FSTORE_EGRESS_ALLOW?: string;
+  /** DNS-over-HTTPS JSON endpoint that resolves connector host names for the egress check (default Cloudflare's). */
+  FSTORE_DNS_RESOLVER?: string;
+}
+
+export type Bindings = Env & Secrets & Settings;
 
 export interface Principal {
   keyId: string;

@@ -5,6 +5,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
+import { scrubMessage } from "../connectors/scrub";
 
 const statusByCode = {
   BAD_REQUEST: 400,
@@ -71,7 +72,7 @@ export function handleError(err: Error, c: Context) {
     }
     if (err.status === 400) return errorResponse(c, new ApiError("BAD_REQUEST", err.message || "Bad request"));
   }
-  // Name and message only: stacks and request data stay out of logs.
-  console.error(`unhandled error on ${c.req.method} ${new URL(c.req.url).pathname}: ${err.name}: ${err.message}`);
+  // Name and message only (scrubbed of credentials): stacks and request data stay out of logs.
+  console.error(`unhandled error on ${c.req.method} ${new URL(c.req.url).pathname}: ${err.name}: ${scrubMessage(String(err.message))}`);
   return errorResponse(c, new ApiError("INTERNAL", "Internal server error"));
 }

@@ -22,6 +22,14 @@ declare namespace Cloudflare {
     /** Container SAS: read only, no list. */
     TEST_AZURE_NO_LIST_SAS: string;
     FSTORE_RUN_ROWS_PER_INVOCATION: string;
+    FSTORE_EGRESS_ALLOW: string;
+    FSTORE_FUZZ_SEED: string;
+    FSTORE_FUZZ_RUNS: string;
+    FSTORE_DNS_RESOLVER: string;
+    /** Redirects every request to TEST_REDIRECT_RECORDER; under /body answers 500 with text no answer may echo. */
+    TEST_HOSTILE_STORE: string;
+    /** Counts the requests that reach it: GET /seen. */
+    TEST_REDIRECT_RECORDER: string;
     /** Hyperdrive in front of the local PostgreSQL's TEST_SQL_DATABASE. */
     TEST_HYPERDRIVE: Hyperdrive;
   }

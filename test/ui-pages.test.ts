@@ -142,7 +142,7 @@ describe("a feature's page", () => {
     expect(blob.html).toContain("{&quot;notes&quot;:&quot;short&quot;}");
     const tooLong = await getPage(`/ui/features/page_label?entity=${"e".repeat(300)}`, cookie);
     expect(tooLong.status).toBe(400);
-    expect(tooLong.html).toContain("entity: entity_id must be at most 256 characters");
+    expect(tooLong.html).toContain("entity: entity_id must be at most 256 bytes of UTF-8");
     expect(tooLong.html).toContain("Definition");
     const missing = await getPage("/ui/features/no_such_feature", cookie);
     expect(missing.status).toBe(404);

@@ -7,6 +7,7 @@
  */
 import { XMLParser } from "fast-xml-parser";
 import { z } from "zod";
+import { EndpointUrl } from "../files/endpoint";
 import { encodeKey, REQUEST_TIMEOUT_MS, storeFetch, testStore } from "../files/store";
 import { secret, SourceError, type ObjectInfo, type ObjectStore, type ObjectStoreConnector } from "../types";
 
@@ -17,7 +18,7 @@ export const AdlsConfig = z
     /** A SAS token (account or container) with read and list permissions, with or without the leading '?'. */
     credential: secret(z.string().min(1).max(4096)),
     /** The account's Blob endpoint; default https://<account_name>.blob.core.windows.net. Azurite: http://127.0.0.1:10000/devstoreaccount1. */
-    endpoint: z.url({ protocol: /^https?$/ }).optional(),
+    endpoint: EndpointUrl.optional(),
   })
   .strict();
 export type AdlsConfig = z.infer<typeof AdlsConfig>;
@@ -44,22 +45,25 @@ export function containerUrl(config: AdlsConfig): string {
   return `${endpoint}/${encodeURIComponent(config.container)}`;
 }
 
+/** An Azure error response as a SourceError: its status and error code only, never the body's text (a connection test must not echo it). */
 async function azureError(location: string, config: AdlsConfig, res: Response, key?: string): Promise<SourceError> {
   const body = await res.text().catch(() => "");
-  const code = res.headers.get("x-ms-error-code") ?? /<Code>([^<]+)<\/Code>/.exec(body)?.[1] ?? "";
-  const detail = (/<Message>([^<]*)<\/Message>/.exec(body)?.[1] ?? "").split("\n")[0];
+  const code = safeCode(res.headers.get("x-ms-error-code")) || safeCode(/<Code>([^<]+)<\/Code>/.exec(body)?.[1]);
   const what = key === undefined ? location : `${location}/${key}`;
+  if (res.status >= 300 && res.status < 400) {
+    return new SourceError("unknown", `${location}: Azure Storage answered a redirect (${res.status}); FStore does not follow redirects of requests carrying a SAS token: set 'endpoint' to the account's Blob endpoint`);
+  }
   if (code === "ContainerNotFound") return new SourceError("database", `container '${config.container}' does not exist in account '${config.account_name}'`);
   if (code === "BlobNotFound" || (res.status === 404 && key !== undefined)) return new SourceError("query", `${what} does not exist (it was deleted after it was listed?)`);
   if (res.status === 412 || code === "ConditionNotMet") return new SourceError("query", `${what} changed while it was being read (its ETag no longer matches); the next run reads the new version`);
   if (res.status === 401 || res.status === 403) {
-    return new SourceError(
-      "auth",
-      `${location}: access denied (${code || res.status}): check that 'credential' is a valid, unexpired SAS token with read and list permissions${detail ? `: ${detail}` : ""}`,
-    );
+    return new SourceError("auth", `${location}: access denied (${code || res.status}): check that 'credential' is a valid, unexpired SAS token with read and list permissions`);
   }
-  return new SourceError("unknown", `${what}: Azure Storage answered ${res.status} ${code}${detail ? `: ${detail}` : ""}`);
+  return new SourceError("unknown", `${what}: Azure Storage answered ${res.status}${code ? ` ${code}` : ""}`);
 }
+
+/** An error code, or "" when the text does not look like one. */
+const safeCode = (code: string | undefined | null) => (code && /^[A-Za-z][A-Za-z0-9.]{0,63}$/.test(code) ? code : "");
 
 export class AdlsStore implements ObjectStore {
   readonly location: string;
@@ -80,6 +84,8 @@ export class AdlsStore implements ObjectStore {
       this.fetcher(`${url}${url.includes("?") ? "&" : "?"}${this.sas}`, {
         headers: { "x-ms-version": API_VERSION, ...headers },
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        // The SAS token is in the URL: a followed redirect would hand it to wherever the endpoint points.
+        redirect: "manual",
       }),
     );
   }
@@ -125,6 +131,7 @@ export const adlsConnector: ObjectStoreConnector<typeof AdlsConfig> = {
   type: "adls",
   kind: "object_store",
   configSchema: AdlsConfig,
+  endpoints: (config) => [{ field: config.endpoint ? "endpoint" : "account_name", host: new URL(containerUrl(config)).hostname }],
   test: (config) => testStore(new AdlsStore(config), "azure-blob"),
   open: (config) => new AdlsStore(config),
 };

@@ -41,6 +41,7 @@ export async function testStore(store: ObjectStore, server: string): Promise<Tes
     return { ok: true, message: `listed ${store.location}`, server, latency_ms: Date.now() - started };
   } catch (err) {
     const e = err instanceof SourceError ? err : new SourceError("unknown", String((err as Error)?.message ?? err));
-    return { ok: false, kind: e.kind, message: e.message, latency_ms: Date.now() - started };
+    // No timing on failure: it would tell open ports from closed ones.
+    return { ok: false, kind: e.kind, message: e.message };
   }
 }

@@ -6,7 +6,7 @@
  */
 import mysql from "mysql2";
 import { z } from "zod";
-import { toSourceError } from "../errors";
+import { testFailure, toSourceError } from "../errors";
 import { bindSince, checkQueryStatement, SINCE_BEGINNING } from "../sql-statement";
 import { secret, SourceError, type QueryBatch, type QueryOptions, type QueryRequest, type SqlConnector, type TestResult } from "../types";
 
@@ -84,13 +84,12 @@ async function test(config: MysqlConfig): Promise<TestResult> {
     const conn = await open(config);
     try {
       const rows = (await run(conn, "SELECT VERSION() AS v")) as { v: string }[];
-      return { ok: true, message: "connected", server: String(rows[0]?.v ?? ""), latency_ms: Date.now() - started };
+      return { ok: true, message: "connected", server: String(rows[0]?.v ?? "").slice(0, 200), latency_ms: Date.now() - started };
     } finally {
       await close(conn);
     }
   } catch (err) {
-    const e = toSourceError(err, "unknown", [config.password]);
-    return { ok: false, kind: e.kind, message: e.message, latency_ms: Date.now() - started };
+    return testFailure(err, [config.password]);
   }
 }
 
@@ -215,4 +214,11 @@ async function* query(config: MysqlConfig, request: QueryRequest, options: Query
   }
 }
 
-export const mysqlConnector: SqlConnector<typeof MysqlConfig> = { type: "mysql", kind: "sql", configSchema: MysqlConfig, test, query };
+export const mysqlConnector: SqlConnector<typeof MysqlConfig> = {
+  type: "mysql",
+  kind: "sql",
+  configSchema: MysqlConfig,
+  endpoints: (config) => [{ field: "host", host: config.host }],
+  test,
+  query,
+};

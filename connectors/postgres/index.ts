@@ -18,9 +18,9 @@
 import { Client as NeonClient, types as neonTypes, type FieldDef } from "@neondatabase/serverless";
 import pg from "pg";
 import { z } from "zod";
-import { sourceError, toSourceError } from "../errors";
+import { sourceError, testFailure, toSourceError } from "../errors";
 import { bindSince, checkQueryStatement, SINCE_BEGINNING } from "../sql-statement";
-import { secret, SourceError, type QueryBatch, type QueryOptions, type QueryRequest, type SqlConnector, type TestResult } from "../types";
+import { secret, SourceError, type Endpoint, type QueryBatch, type QueryOptions, type QueryRequest, type SqlConnector, type TestResult } from "../types";
 
 export const PostgresConfig = z
   .object({
@@ -122,8 +122,9 @@ async function connect(config: PostgresConfig): Promise<PgLikeClient> {
   } catch (err) {
     void client.end().catch(() => {});
     // A proxy that is reached but cannot reach the database says why in the WebSocket's close reason.
-    const reason = state.closeReason;
-    if (reason && !/failed to establish websocket/i.test(reason)) {
+    // The proxy's words are shown only when they are an error code (ECONNREFUSED, ...): a test must not echo arbitrary remote text.
+    const reason = /^[A-Z][A-Z0-9_]{1,40}$/.test(state.closeReason) ? state.closeReason : "";
+    if (reason) {
       throw toSourceError({ code: reason, message: `${reason} connecting to ${where(config)} through the WebSocket proxy ${config.ws_proxy}` }, "refused", [config.password]);
     }
     const message = reason || String((err as Error)?.message ?? err);
@@ -152,13 +153,12 @@ async function test(config: PostgresConfig): Promise<TestResult> {
     const client = await connect(config);
     try {
       const { rows } = await client.query("SELECT version() AS v");
-      return { ok: true, message: "connected", server: String((rows[0] as { v?: unknown })?.v ?? ""), latency_ms: Date.now() - started };
+      return { ok: true, message: "connected", server: String((rows[0] as { v?: unknown })?.v ?? "").slice(0, 200), latency_ms: Date.now() - started };
     } finally {
       await close(client);
     }
   } catch (err) {
-    const e = toSourceError(err, "unknown", [config.password]);
-    return { ok: false, kind: e.kind, message: e.message, latency_ms: Date.now() - started };
+    return testFailure(err, [config.password]);
   }
 }
 
@@ -240,4 +240,24 @@ async function* query(config: PostgresConfig, request: QueryRequest, options: Qu
   }
 }
 
-export const postgres: SqlConnector<typeof PostgresConfig> = { type: "postgres", kind: "sql", configSchema: PostgresConfig, test, query };
+/**
+ * The hosts a config reaches: the database host (through a ws_proxy it is the proxy that connects to
+ * it, but the policy still applies) and the proxy. A Hyperdrive binding is configured by whoever
+ * deploys the Worker (wrangler.toml), so it is trusted as it is.
+ */
+function endpoints(config: PostgresConfig): Endpoint[] {
+  if (config.hyperdrive) return [];
+  const list: Endpoint[] = config.host ? [{ field: "host", host: config.host }] : [];
+  // host:port/path, without a protocol.
+  if (config.ws_proxy) list.push({ field: "ws_proxy", host: proxyHost(config.ws_proxy) });
+  return list;
+}
+
+/** The host of a `host:port/path` proxy address (IPv6 in brackets). */
+export function proxyHost(proxy: string): string {
+  const authority = proxy.replace(/^[a-z]+:\/\//i, "").split(/[/?#]/)[0] ?? "";
+  if (authority.startsWith("[")) return authority.slice(0, authority.indexOf("]") + 1);
+  return authority.replace(/:\d*$/, "");
+}
+
+export const postgres: SqlConnector<typeof PostgresConfig> = { type: "postgres", kind: "sql", configSchema: PostgresConfig, endpoints, test, query };

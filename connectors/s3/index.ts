@@ -7,6 +7,7 @@
 import { AwsClient } from "aws4fetch";
 import { XMLParser } from "fast-xml-parser";
 import { z } from "zod";
+import { EndpointUrl } from "../files/endpoint";
 import { encodeKey, REQUEST_TIMEOUT_MS, storeFetch, testStore } from "../files/store";
 import { secret, SourceError, type ObjectInfo, type ObjectStore, type ObjectStoreConnector } from "../types";
 
@@ -16,11 +17,11 @@ export const S3Config = z
     aws_access_key_id: secret(z.string().min(1).max(256)),
     aws_secret_access_key: secret(z.string().min(1).max(1024)),
     /** The guide's batch example leaves it out; us-east-1 is S3's default (R2 takes "auto"). */
-    region: z.string().min(1).max(64).default("us-east-1"),
+    region: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "must be a region name such as us-east-1 (R2: auto)").default("us-east-1"),
     /** Temporary credentials (STS) come with a session token. */
     aws_session_token: secret(z.string().min(1).max(4096)).optional(),
     /** Any S3-compatible endpoint, e.g. https://<account>.r2.cloudflarestorage.com or http://127.0.0.1:9000 (MinIO). */
-    endpoint: z.url({ protocol: /^https?$/ }).optional(),
+    endpoint: EndpointUrl.optional(),
     /** `endpoint/bucket/key` instead of `bucket.endpoint/key`. Default: on with a custom endpoint, off for AWS. */
     force_path_style: z.boolean().optional(),
   })
@@ -53,20 +54,32 @@ export function bucketUrl(config: S3Config): string {
   return `${endpoint.protocol}//${config.bucket}.${endpoint.host}${endpoint.pathname.replace(/\/+$/, "")}`;
 }
 
-/** An S3 error response as a SourceError a user can act on. */
+/**
+ * An S3 error response as a SourceError a user can act on. Only the response's status and its error
+ * code (when it looks like one) are used: the body is whatever the endpoint sent, and a connection
+ * test must not echo it.
+ */
 async function s3Error(location: string, bucket: string, res: Response, key?: string): Promise<SourceError> {
   const body = await res.text().catch(() => "");
-  const code = /<Code>([^<]+)<\/Code>/.exec(body)?.[1] ?? "";
-  const detail = /<Message>([^<]*)<\/Message>/.exec(body)?.[1] ?? "";
+  const code = safeCode(/<Code>([^<]+)<\/Code>/.exec(body)?.[1]);
   const what = key === undefined ? location : `${location}/${key}`;
+  if (res.status >= 300 && res.status < 400) {
+    return new SourceError(
+      "unknown",
+      `${location}: S3 answered a redirect (${res.status}${code ? ` ${code}` : ""}); FStore does not follow redirects of signed requests: set 'region' to the bucket's region, or 'endpoint' to where the bucket lives`,
+    );
+  }
   if (code === "NoSuchBucket") return new SourceError("database", `bucket '${bucket}' does not exist (${location})`);
   if (code === "NoSuchKey" || (res.status === 404 && key !== undefined)) return new SourceError("query", `${what} does not exist (it was deleted after it was listed?)`);
   if (res.status === 412) return new SourceError("query", `${what} changed while it was being read (its ETag no longer matches); the next run reads the new version`);
   if (res.status === 401 || res.status === 403 || /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch/.test(code)) {
-    return new SourceError("auth", `${location}: access denied (${code || res.status}): check aws_access_key_id, aws_secret_access_key and region${detail ? `: ${detail}` : ""}`);
+    return new SourceError("auth", `${location}: access denied (${code || res.status}): check aws_access_key_id, aws_secret_access_key and region`);
   }
-  return new SourceError("unknown", `${what}: S3 answered ${res.status} ${code}${detail ? `: ${detail}` : ""}`);
+  return new SourceError("unknown", `${what}: S3 answered ${res.status}${code ? ` ${code}` : ""}`);
 }
+
+/** An error code from a response body, or "" when it does not look like one (no free text is echoed). */
+const safeCode = (code: string | undefined | null) => (code && /^[A-Za-z][A-Za-z0-9.]{0,63}$/.test(code) ? code : "");
 
 export class S3Store implements ObjectStore {
   readonly location: string;
@@ -93,7 +106,8 @@ export class S3Store implements ObjectStore {
 
   private async send(url: string, init: RequestInit = {}): Promise<Response> {
     const signed = await this.client.sign(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    return storeFetch(this.location, () => this.fetcher(signed));
+    // Never follow a redirect: it would carry the signed request (and the session token) to wherever the endpoint points.
+    return storeFetch(this.location, () => this.fetcher(signed, { redirect: "manual" }));
   }
 
   async *list(prefix: string): AsyncGenerator<ObjectInfo[]> {
@@ -133,6 +147,8 @@ export const s3Connector: ObjectStoreConnector<typeof S3Config> = {
   type: "s3",
   kind: "object_store",
   configSchema: S3Config,
+  // The host requests go to: the endpoint's, or AWS's regional one, with the bucket in front of it for virtual-hosted addressing.
+  endpoints: (config) => [{ field: config.endpoint ? "endpoint" : "bucket/region", host: new URL(bucketUrl(config)).hostname }],
   test: (config) => testStore(new S3Store(config), "s3"),
   open: (config) => new S3Store(config),
 };

@@ -12,6 +12,7 @@ export function wranglerVersion(): string;
 export function freePort(): Promise<number>;
 export function tail(file: string, n?: number): string;
 export function stopAll(): Promise<void>;
+export function killServer(handle: ServerHandle): Promise<boolean>;
 export function runWrangler(args: string[], options?: { cwd?: string; logFile: string; timeoutMs?: number }): Promise<void>;
 export function bundleWorker(options: { config: string; outdir: string; logFile: string }): Promise<string>;
 export function startWranglerDev(options: {

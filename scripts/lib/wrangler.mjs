@@ -82,6 +82,18 @@ async function stopGroup(pid, graceMs = 5000) {
   return !groupAlive(pid);
 }
 
+/**
+ * Kills a server's whole process group at once with SIGKILL, as a crash or `kill -9` would (no
+ * shutdown of any kind), and resolves once nothing of it is left. Crash tests restart a new
+ * `wrangler dev` on the same --persist-to state afterwards.
+ */
+export async function killServer(handle) {
+  signalGroup(handle.pid, "SIGKILL");
+  for (let waited = 0; waited < 10_000 && groupAlive(handle.pid); waited += 50) await sleep(50);
+  await handle.stop(); // closes the log; the group is gone already
+  return !groupAlive(handle.pid);
+}
+
 /** Stops every process group still running (used on errors and signals). */
 export async function stopAll() {
   await Promise.all([...running].map((pid) => stopGroup(pid)));

@@ -246,3 +246,29 @@ export const onlineVectors = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.featureGroup, t.entityId] }), index("online_vectors_expiry_idx").on(t.expiresAt)],
 );
+
+/**
+ * Messages that used up their retries on a queue (`fstore-jobs`, `fstore-events`) and were moved
+ * to its dead-letter queue: the Worker consumes both dead-letter queues into this table, so
+ * `GET /api/v1/dead-letters` shows them and `POST .../replay` sends one back (src/jobs/dead-letters.ts).
+ */
+export const deadLetters = sqliteTable(
+  "dead_letters",
+  {
+    /** The message's id on the dead-letter queue (a redelivery of the same message is stored once). */
+    id: text("id").primaryKey(),
+    /** The queue the message failed on. */
+    queue: text("queue").notNull(),
+    /** The message body as JSON. */
+    body: text("body").notNull(),
+    /** Deliveries on the dead-letter queue (the original queue's retries are not counted by Queues). */
+    attempts: integer("attempts").notNull(),
+    /** Milliseconds: when the message was first sent, and when it was stored here. */
+    sentAt: integer("sent_at").notNull(),
+    receivedAt: integer("received_at").notNull(),
+    /** Milliseconds of the last replay, and how many times it was sent back. */
+    replayedAt: integer("replayed_at"),
+    replays: integer("replays").notNull().default(0),
+  },
+  (t) => [index("dead_letters_received_idx").on(t.receivedAt, t.id)],
+);

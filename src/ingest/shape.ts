@@ -13,7 +13,7 @@
 import { Instant } from "../../connectors/types";
 import type { ValueType } from "../db/schema";
 import { formatTimestamp, inRange, parseTimestamp, type Micros } from "../time";
-import { checkEntityId, checkValue } from "./rules";
+import { checkEntityId, encodeValue, toWellFormed } from "./rules";
 
 /** A row ready to stage or write: entity id, JSON-encoded value, microseconds. */
 export interface ShapedRow {
@@ -37,12 +37,17 @@ export class RowError extends Error {
 
 /** A cell as a user would recognise it in an error message. */
 export function describeCell(raw: unknown): string {
-  if (typeof raw === "string") return `'${raw.length > 60 ? `${raw.slice(0, 60)}...` : raw}'`;
+  if (typeof raw === "string") return `'${toWellFormed(raw.length > 60 ? `${raw.slice(0, 60)}...` : raw)}'`;
   if (raw instanceof Uint8Array) return "binary data";
   if (typeof raw === "bigint") return raw.toString();
+  if (typeof raw === "number" && !Number.isFinite(raw)) return String(raw); // JSON would print null
   if (raw instanceof Instant) return formatTimestamp(raw.micros);
   if (raw instanceof Date) return Number.isNaN(raw.getTime()) ? "an invalid date" : raw.toISOString();
-  return (JSON.stringify(raw) ?? String(raw)).slice(0, 60);
+  try {
+    return toWellFormed((JSON.stringify(raw) ?? String(raw)).slice(0, 60));
+  } catch {
+    return "a value that cannot be printed (nested too deeply?)"; // JSON.stringify recurses
+  }
 }
 
 export function entityCell(raw: unknown): string {
@@ -61,7 +66,7 @@ export function entityCell(raw: unknown): string {
 const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const toNumber = (x: unknown) => (typeof x === "string" && NUMERIC.test(x.trim()) ? Number(x) : typeof x === "bigint" ? Number(x) : x);
 
-/** Brings a cell to the feature's type where it spells a value of it; checkValue judges the result. */
+/** Brings a cell to the feature's type where it spells a value of it; rules.ts judges the result. */
 function coerce(type: ValueType, cell: unknown): unknown {
   let raw = cell;
   if (raw === null || raw === undefined) return null;
@@ -109,10 +114,9 @@ function coerce(type: ValueType, cell: unknown): unknown {
 
 /** The cell as a value of `type`, JSON-encoded. */
 export function valueCell(type: ValueType, raw: unknown): string {
-  const value = coerce(type, raw);
-  const problem = checkValue(type, value);
-  if (problem) throw new RowError("value", `${problem.replace(/, got .*$/, "")}, got ${describeCell(raw)}`);
-  return JSON.stringify(value);
+  const encoded = encodeValue(type, coerce(type, raw));
+  if ("error" in encoded) throw new RowError("value", `${encoded.error.replace(/, got .*$/, "")}, got ${describeCell(raw)}`);
+  return encoded.json;
 }
 
 /** Epoch numbers: up to 1e11 are seconds (until year 5138), up to 1e14 milliseconds, beyond microseconds. */

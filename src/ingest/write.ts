@@ -5,17 +5,19 @@
  * stream aggregates are written like pushes. After a commit the KV vectors the values touched are
  * brought up to date (storage/online-cache.ts decides inline or queued).
  */
+import { scrubMessage } from "../../connectors/scrub";
 import type { FeatureRow } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
 import { findFeatures } from "../registry/features";
 import { distinctGroupEntities, refreshOnline } from "../storage/online-cache";
 import { nowMicros, parseTimestamp, type Micros } from "../time";
-import { checkEntityId, checkValue } from "./rules";
+import { checkEntityId, encodeValue } from "./rules";
 import { changedEntities, discardStatement, writeStatements, type ValueRow } from "./sql";
 
 export interface IncomingValue {
-  entity_id: string;
+  /** Checked here (rules.ts), whatever the caller's schema let through. */
+  entity_id: unknown;
   value: unknown;
   timestamp?: string;
 }
@@ -24,11 +26,11 @@ export interface IncomingValue {
 export function toRow(feature: FeatureRow, item: IncomingValue, now: Micros = nowMicros()): ValueRow | string {
   const entityError = checkEntityId(item.entity_id);
   if (entityError) return entityError;
-  const typeError = checkValue(feature.valueType, item.value);
-  if (typeError) return typeError;
+  const encoded = encodeValue(feature.valueType, item.value);
+  if ("error" in encoded) return encoded.error;
   const ts = item.timestamp === undefined ? now : parseTimestamp(item.timestamp);
-  if (ts === null) return `timestamp '${item.timestamp}' is not ISO 8601 / RFC 3339 between 0001-01-01 and 9999-12-31`;
-  return { featureId: feature.id, entityId: item.entity_id, ts, value: JSON.stringify(item.value) };
+  if (ts === null) return `timestamp '${String(item.timestamp).slice(0, 60)}' is not ISO 8601 / RFC 3339 between 0001-01-01 and 9999-12-31`;
+  return { featureId: feature.id, entityId: item.entity_id as string, ts, value: encoded.json };
 }
 
 export interface ItemError {
@@ -66,11 +68,24 @@ export function batchError(errors: ItemError[], total: number) {
   return new ApiError("INVALID_BATCH", `${errors.length} of ${total} items are invalid; nothing was written`, { items: errors });
 }
 
-/** Writes rows to history and latest (all or nothing), then brings the online cache up to date. */
+/**
+ * Writes rows to history and latest (all or nothing), then brings the online cache up to date.
+ * Once the values are committed nothing may fail the request (a client would retry what is already
+ * stored): a refresh that cannot even be queued is logged, and readers fall back to D1 on a miss.
+ */
 export async function commitValues(env: Bindings, rows: ValueRow[], groupOf: (featureId: number) => string): Promise<void> {
   if (rows.length === 0) return;
   await env.DB.batch(writeStatements(env.DB, rows));
-  await refreshOnline(env, distinctGroupEntities(rows.map((r) => ({ group: groupOf(r.featureId), entityId: r.entityId }))));
+  await afterCommit("online-cache refresh", () => refreshOnline(env, distinctGroupEntities(rows.map((r) => ({ group: groupOf(r.featureId), entityId: r.entityId })))));
+}
+
+/** Runs a step that follows a commit: its failure is logged, never thrown. */
+async function afterCommit(step: string, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    console.error(`${step} after a commit failed (the values are stored; cached vectors may stay stale until the next write or their refill): ${scrubMessage(String((err as Error)?.message ?? err))}`);
+  }
 }
 
 /**
@@ -79,8 +94,10 @@ export async function commitValues(env: Bindings, rows: ValueRow[], groupOf: (fe
  */
 export async function refreshPromoted(env: Bindings, group: string, runId: string, from: number, to: number): Promise<void> {
   if (to <= from) return;
-  for await (const entities of changedEntities(env.DB, runId, from, to)) {
-    await refreshOnline(env, entities.map((entityId) => ({ group, entityId })));
-  }
+  await afterCommit("online-cache refresh of a run", async () => {
+    for await (const entities of changedEntities(env.DB, runId, from, to)) {
+      await refreshOnline(env, entities.map((entityId) => ({ group, entityId })));
+    }
+  });
   await discardStatement(env.DB, runId, from, to).run();
 }

@@ -10,8 +10,10 @@
 import type { Bindings } from "../env";
 import { kvOpsLeft } from "../invocation";
 import { executeRun, RunBusyError } from "../runs/lifecycle";
-import { distinctGroupEntities, INLINE_REFRESH_LIMIT, queueRefresh, refreshKeys, type GroupEntity } from "../storage/online-cache";
+import { distinctGroupEntities, INLINE_REFRESH_LIMIT, queueRefresh, refreshKeys, vectorKey, type GroupEntity } from "../storage/online-cache";
+import { isDeadLetterQueue, storeDeadLetters } from "./dead-letters";
 import { JobMessage } from "./messages";
+import { settleRefreshJobs } from "./refresh-isolation";
 
 const backoffSeconds = (attempts: number) => Math.min(300, 2 ** attempts * 5);
 
@@ -28,11 +30,14 @@ type RefreshJob = Extract<JobMessage, { type: "refresh-online" }>;
 /**
  * The refresh jobs of one queue batch are merged so each vector is rebuilt once however many
  * writes touched it, and cut to the KV operations left in this invocation (one per vector);
- * vectors beyond that go back to the queue as new jobs.
+ * vectors beyond that go back to the queue as new jobs. A vector whose refresh fails is isolated,
+ * retried and dead-lettered alone (refresh-isolation.ts), never holding up the others.
  */
 async function refreshMerged(env: Bindings, jobs: { message: Message; job: RefreshJob }[]): Promise<void> {
   const bySort = new Map<string, { mode: RefreshJob["mode"]; attempt: number; keys: GroupEntity[]; messages: Message[] }>();
+  const keysOf = new Map<Message, GroupEntity[]>();
   for (const { message, job } of jobs) {
+    keysOf.set(message, job.keys);
     const sort = `${job.mode}:${job.attempt}`;
     const entry = bySort.get(sort) ?? { mode: job.mode, attempt: job.attempt, keys: [], messages: [] };
     entry.keys.push(...job.keys);
@@ -43,9 +48,11 @@ async function refreshMerged(env: Bindings, jobs: { message: Message; job: Refre
     try {
       const distinct = distinctGroupEntities(keys);
       const budget = Math.max(0, kvOpsLeft(env) - KV_RESERVE);
-      await refreshKeys(env, distinct.slice(0, budget), mode, attempt);
-      if (distinct.length > budget) await queueRefresh(env, distinct.slice(budget), mode, attempt);
-      for (const m of messages) m.ack();
+      const later = new Set(distinct.slice(budget).map((k) => vectorKey(k.group, k.entityId)));
+      if (later.size > 0) await queueRefresh(env, distinct.slice(budget), mode, attempt);
+      // What is left for this invocation, message by message, so a failing key is traced to its message.
+      const now = messages.map((message) => ({ message, keys: keysOf.get(message)?.filter((k) => !later.has(vectorKey(k.group, k.entityId))) ?? [] }));
+      await settleRefreshJobs(now, async (part) => void (await refreshKeys(env, part, mode, attempt)), (bad) => queueRefresh(env, bad, mode, attempt), backoffSeconds);
     } catch (err) {
       console.error(`online-cache refresh of ${messages.length} jobs failed: ${(err as Error).message}`);
       for (const m of messages) m.retry({ delaySeconds: backoffSeconds(m.attempts) });
@@ -71,6 +78,8 @@ async function runJob(env: Bindings, message: Message, runId: string): Promise<v
 }
 
 export async function consumeQueue(batch: MessageBatch<unknown>, env: Bindings): Promise<void> {
+  // First: "fstore-jobs-dlq" also starts with "fstore-jobs".
+  if (isDeadLetterQueue(batch.queue)) return storeDeadLetters(batch, env);
   if (!batch.queue.startsWith("fstore-jobs")) {
     // No consumer for this queue yet: keep the messages (retry, then dead-letter) rather than lose them.
     console.error(`no consumer for queue ${batch.queue}; retrying ${batch.messages.length} messages`);

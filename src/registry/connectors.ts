@@ -4,8 +4,9 @@
  */
 import { asc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { assertEgressAllowed, parseEgressPolicy, staticRefusal, type EgressPolicy } from "../../connectors/egress";
 import { connectorFor } from "../../connectors/registry";
-import { secretFieldNames, type AnyConnector } from "../../connectors/types";
+import { secretFieldNames, SourceError, type AnyConnector, type Endpoint, type TestResult } from "../../connectors/types";
 import { connectors } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError, describeIssues } from "../errors";
@@ -46,13 +47,32 @@ function splitConfig(impl: AnyConnector, rawConfig: Record<string, unknown>) {
     if (secretNames.includes(k)) secrets[k] = String(v ?? "");
     else config[k] = v;
   }
-  return { config, secrets };
+  return { config, secrets, parsed: parsed.data };
+}
+
+/** The deployment's egress policy (connectors/egress.ts), from its Worker vars. */
+export const egressPolicyOf = (env: Bindings): EgressPolicy => parseEgressPolicy(env.FSTORE_EGRESS_ALLOW, env.FSTORE_DNS_RESOLVER);
+
+/** The hosts a parsed config reaches; a config whose hosts cannot even be worked out yields one invalid endpoint. */
+function endpointsOf(impl: AnyConnector, parsed: unknown): Endpoint[] {
+  try {
+    return (impl.endpoints as (c: unknown) => Endpoint[])(parsed);
+  } catch {
+    return [{ field: "config", host: "" }];
+  }
 }
 
 export async function createConnector(env: Bindings, input: { name: string; type: string; config: Record<string, unknown> }) {
   const impl = implOf(input.type);
-  const { config, secrets } = splitConfig(impl, input.config);
+  const { config, secrets, parsed } = splitConfig(impl, input.config);
   withHyperdrive(env, config); // a binding that does not exist is a 400 now, not a failed run later
+  // Addresses the policy refuses whatever they resolve to are a 400 now; host names are resolved and checked on every connect.
+  const policy = egressPolicyOf(env);
+  const refused = endpointsOf(impl, parsed).flatMap((e) => {
+    const problem = staticRefusal(policy, e);
+    return problem ? [{ path: `config.${e.field}`, message: problem }] : [];
+  });
+  if (refused.length > 0) throw new ApiError("VALIDATION_FAILED", `Invalid ${impl.type} config: ${refused[0]?.message}`, refused);
   // Encrypt before touching D1: without a secret key nothing is stored.
   const sealed = await encryptSecrets(env, input.name, secrets);
   const now = Date.now();
@@ -109,10 +129,31 @@ function withHyperdrive(env: Bindings, config: Record<string, unknown>): Record<
   return { ...config, host: binding.host, port: binding.port, user: binding.user, password: binding.password, database: binding.database, transport: "tcp", ssl: false };
 }
 
-/** The connector's implementation and its full config (secrets decrypted, bindings resolved), for a test or a run. */
+/**
+ * The connector's implementation and its full config (secrets decrypted, bindings resolved), for a
+ * test or a run — only once the egress policy allows every host it reaches, resolved now (throws a
+ * SourceError `egress` or `dns` otherwise). Every connection goes through here.
+ */
 export async function resolveConnector(env: Bindings, name: string): Promise<{ impl: AnyConnector; config: Record<string, unknown> }> {
   const row = await getConnector(env.DB, name);
   const impl = implOf(row.type);
   const secrets = row.secrets ? await decryptSecrets(env, row.name, row.secrets) : {};
-  return { impl, config: withHyperdrive(env, { ...row.config, ...secrets }) };
+  const config = withHyperdrive(env, { ...row.config, ...secrets });
+  const parsed = impl.configSchema.safeParse(config);
+  if (parsed.success) await assertEgressAllowed(egressPolicyOf(env), endpointsOf(impl, parsed.data));
+  return { impl, config };
+}
+
+/** Connects with connector `name` and says what failed; a refusal of the egress policy is a failed test, not an error. */
+export async function testConnector(env: Bindings, name: string): Promise<TestResult> {
+  let resolved: Awaited<ReturnType<typeof resolveConnector>>;
+  try {
+    resolved = await resolveConnector(env, name);
+  } catch (err) {
+    if (err instanceof SourceError) return { ok: false, kind: err.kind, message: err.message };
+    throw err;
+  }
+  const parsed = resolved.impl.configSchema.safeParse(resolved.config);
+  if (!parsed.success) return { ok: false, kind: "unknown", message: `the stored config is not valid for a ${resolved.impl.type} connector: ${describeIssues(parsed.error)[0]?.message}` };
+  return (resolved.impl.test as (c: unknown) => Promise<TestResult>)(parsed.data);
 }

@@ -6,7 +6,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { connectorTypeNames } from "../../connectors/registry";
 import { requireScope } from "../auth";
 import type { AppEnv } from "../env";
-import { connectorToJson, createConnector, deleteConnector, getConnector, listConnectors, resolveConnector } from "../registry/connectors";
+import { connectorToJson, createConnector, deleteConnector, getConnector, listConnectors, testConnector } from "../registry/connectors";
 import { authErrors, errors, jsonBody, jsonResponse, Name } from "../schemas/common";
 import { errorHook } from "../validation";
 
@@ -39,10 +39,10 @@ const ConnectorInfo = z
 const TestResult = z
   .object({
     ok: z.boolean(),
-    kind: z.enum(["dns", "refused", "auth", "database", "timeout", "query", "read_only", "connection_lost", "tls", "unknown"]).optional(),
+    kind: z.enum(["dns", "refused", "auth", "database", "timeout", "query", "read_only", "connection_lost", "tls", "egress", "unknown"]).optional(),
     message: z.string(),
     server: z.string().optional(),
-    latency_ms: z.number(),
+    latency_ms: z.number().optional().openapi({ description: "Only when the test succeeded" }),
   })
   .openapi("ConnectorTestResult");
 
@@ -114,8 +114,5 @@ export const connectorRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook 
       request: { params: NameParam },
       responses: { 200: jsonResponse(TestResult, "The outcome; ok=false with kind and message on failure"), 404: errors[404], ...authErrors },
     }),
-    async (c) => {
-      const { impl, config } = await resolveConnector(c.env, c.req.valid("param").name);
-      return c.json(await impl.test(impl.configSchema.parse(config)), 200);
-    },
+    async (c) => c.json(await testConnector(c.env, c.req.valid("param").name), 200),
   );

@@ -12,6 +12,7 @@ import { requireScope } from "../auth";
 import type { FeatureRow } from "../db/schema";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
+import { checkEntityId } from "../ingest/rules";
 import { batchError, commitValues, toRow, type ItemError } from "../ingest/write";
 import { authErrors, errors, jsonResponse } from "../schemas/common";
 import { usageOf } from "../invocation";
@@ -29,7 +30,20 @@ const GetOnlineFeatures = z
   .object({
     features: z.array(z.string().min(1).max(260)).min(1).max(500).optional(),
     feature_service: z.string().min(1).max(128).optional(),
-    entities: z.record(z.string(), z.array(EntityValue).min(1).max(1000)),
+    entities: z.record(
+      z.string().max(128),
+      z
+        .array(EntityValue)
+        .min(1)
+        .max(1000)
+        .superRefine((keys, ctx) => {
+          // The same rule as writes: an id that could never be stored is a 400, not a lookup.
+          keys.forEach((key, i) => {
+            const problem = checkEntityId(String(key));
+            if (problem) ctx.addIssue({ code: "custom", path: [i], message: problem });
+          });
+        }),
+    ),
     full_feature_names: z.boolean().default(false),
   })
   .refine((r) => (r.features === undefined) !== (r.feature_service === undefined), { message: "give exactly one of 'features' or 'feature_service'" })
@@ -108,11 +122,16 @@ function rowsFromColumns(group: FeatureRow[], df: Record<string, unknown[]>, key
     const key = EntityValue.safeParse(entity);
     if (!key.success) problems.push({ path: joinKey, message: "entity key must be a string, number or bool" });
     const entityId = key.success ? entityIdOf(key.data, keySources[i]) : "";
+    if (key.success) {
+      const entityProblem = checkEntityId(entityId);
+      if (entityProblem) problems.push({ path: joinKey, message: entityProblem });
+    }
     const ts = df.event_timestamp?.[i];
     if (ts !== undefined && ts !== null && typeof ts !== "string") problems.push({ path: "event_timestamp", message: "must be an ISO 8601 string" });
     for (const [name, feature] of byName) {
       const column = df[name];
       if (!column) continue;
+      if (problems.length > 0) break;
       const row = toRow(feature, { entity_id: entityId, value: column[i] ?? null, timestamp: (ts as string | null | undefined) ?? undefined }, now);
       if (typeof row === "string") problems.push({ path: name, message: row });
       else rows.push(row);

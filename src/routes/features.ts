@@ -1,13 +1,17 @@
 /** Registry routes: `/api/v1/features` create, list, get, patch, delete. */
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import { requireScope } from "../auth";
+import { assertScope, requireScope, scopeToDefine } from "../auth";
 import type { AppEnv } from "../env";
 import { createFeature, deleteFeature, featureToJson, getFeature, listFeatures, updateFeature } from "../registry/features";
 import { authErrors, errors, jsonBody, jsonResponse } from "../schemas/common";
-import { Feature, FeatureCreate, FeatureIdParam, FeatureList, FeatureListQuery, FeaturePatch } from "../schemas/feature";
+import { Feature, FeatureCreate, FeatureIdParam, FeatureList, FeatureListQuery, FeaturePatch, sourceFieldNames } from "../schemas/feature";
 import { errorHook } from "../validation";
 
 const tags = ["features"];
+
+/** The source fields a request sets. */
+const sourceOf = (input: Partial<Record<(typeof sourceFieldNames)[number], unknown>>) =>
+  Object.fromEntries(sourceFieldNames.filter((k) => input[k] !== undefined).map((k) => [k, input[k]]));
 const security = [{ bearerAuth: [] }];
 
 export const featureRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
@@ -17,13 +21,15 @@ export const featureRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       path: "/features",
       tags,
       security,
-      summary: "Register a feature",
+      summary: "Register a feature (write; admin for a feature bound to a source: query, path or topic)",
       middleware: [requireScope("write")] as const,
       request: { body: jsonBody(FeatureCreate) },
       responses: { 201: jsonResponse(Feature, "Registered"), 400: errors[400], 409: errors[409], ...authErrors },
     }),
     async (c) => {
-      const row = await createFeature(c.env.DB, c.req.valid("json"));
+      const input = c.req.valid("json");
+      assertScope(c, scopeToDefine(sourceOf(input)), "register a feature bound to a source (query, path or topic)");
+      const row = await createFeature(c.env.DB, input);
       return c.json(featureToJson(row), 201);
     },
   )
@@ -62,14 +68,19 @@ export const featureRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       path: "/features/{id}",
       tags,
       security,
-      summary: "Change a feature's description, ttl, tags, owner or source",
+      summary: "Change a feature's description, ttl, tags, owner or source (write; admin for a feature bound to a source)",
       middleware: [requireScope("write")] as const,
       request: { params: FeatureIdParam, body: jsonBody(FeaturePatch) },
       responses: { 200: jsonResponse(Feature, "Updated"), 400: errors[400], 404: errors[404], ...authErrors },
     }),
     async (c) => {
       const current = await getFeature(c.env.DB, c.req.valid("param").id);
-      return c.json(featureToJson(await updateFeature(c.env.DB, current, c.req.valid("json"))), 200);
+      const patch = c.req.valid("json");
+      // Both what the feature is and what it would become: neither binding nor unbinding a source is a write key's to do.
+      for (const source of [current.source, { ...current.source, ...sourceOf(patch) }]) {
+        assertScope(c, scopeToDefine(source), "change a feature bound to a source (query, path or topic)");
+      }
+      return c.json(featureToJson(await updateFeature(c.env.DB, current, patch)), 200);
     },
   )
   .openapi(

@@ -16,6 +16,7 @@
  */
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { scrubMessage } from "../../connectors/scrub";
 import { SourceError } from "../../connectors/types";
 import { FileError } from "../../connectors/files/types";
 import { features, runs, type FeatureRow } from "../db/schema";
@@ -66,7 +67,8 @@ export async function startRun(db: D1Database, feature: FeatureRow, trigger: Tri
     )
     .bind(feature.id, runId, now + LEASE_MS, now)
     .run();
-  if (taken.meta.changes !== 1) return null;
+  // One row by its key, so "changed anything" is "took the lease" (D1's count also includes rows that triggers write).
+  if (taken.meta.changes === 0) return null;
   await db.batch([
     db
       .prepare("UPDATE runs SET status = 'failed', error = 'abandoned: its invocation ended before the run finished (lease expired)', finished_at = ?2 WHERE feature_id = ?1 AND status IN ('queued', 'running')")
@@ -99,8 +101,8 @@ async function guardedBatch(db: D1Database, featureId: number, runId: string, st
 
 /** The message a run records for a failure: the source's own words, or a generic one for bugs. */
 function describeError(err: unknown): string {
-  if (err instanceof SourceError || err instanceof RunError || err instanceof FileError || err instanceof RowError || err instanceof ApiError) return err.message;
-  return `internal error: ${(err as Error)?.message ?? String(err)}`;
+  if (err instanceof SourceError || err instanceof RunError || err instanceof FileError || err instanceof RowError || err instanceof ApiError) return scrubMessage(err.message);
+  return `internal error: ${scrubMessage(String((err as Error)?.message ?? err))}`;
 }
 
 /** Raised when another invocation is working on the run: the queue retries the job later. */
@@ -123,7 +125,7 @@ async function claim(db: D1Database, runId: string, now: number): Promise<boolea
       .bind(runId, now, now + BUSY_MS),
     db.prepare("UPDATE feature_schedules SET lease_until = ?2 WHERE lease_run_id = ?1").bind(runId, now + LEASE_MS),
   ]);
-  return claimed?.meta.changes === 1;
+  return (claimed?.meta.changes ?? 0) > 0; // one row by its key (see startRun)
 }
 
 /**

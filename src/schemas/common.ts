@@ -1,17 +1,26 @@
 /** zod schemas shared by several routes; the same schemas validate requests and build /openapi.json. */
 import { z } from "@hono/zod-openapi";
 import { errorCodes } from "../errors";
+import { checkEntityId, MAX_ENTITY_ID_BYTES } from "../ingest/rules";
 import { parseTimestamp } from "../time";
 
 /** Feature, group and entity-type names: letters, digits, `_` and `-`; no dots or slashes. */
 export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,127}$/;
 export const Name = z.string().regex(NAME_PATTERN, "must start with a letter and contain only letters, digits, '_' or '-' (at most 128 characters)");
 
+/** An entity id as writes accept it (ingest/rules.ts); reads refuse what could never have been written. */
 export const EntityId = z
   .string()
-  .min(1, "entity_id must not be empty")
-  .max(256, "entity_id must be at most 256 characters")
-  .openapi({ example: "customer_123" });
+  .superRefine((id, ctx) => {
+    const problem = checkEntityId(id);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  })
+  .openapi({
+    example: "customer_123",
+    minLength: 1,
+    maxLength: MAX_ENTITY_ID_BYTES,
+    description: `1 to ${MAX_ENTITY_ID_BYTES} bytes of UTF-8 (256 ASCII characters), no control characters, not '.' or '..'`,
+  });
 
 export const Timestamp = z
   .string()

@@ -124,7 +124,8 @@ export interface ConnectorTestResult {
   kind?: string;
   message: string;
   server?: string;
-  latency_ms: number;
+  /** Only when the test succeeded. */
+  latency_ms?: number;
 }
 
 /** What a source reads from: SQL databases, data lakes, streams. */

@@ -10,6 +10,7 @@
  */
 import type { FeatureRow } from "../db/schema";
 import { jsonRow } from "../db/json-rows";
+import { decodeStoredValue } from "../storage/stored-value";
 import { isExpired, microsOf, type Micros } from "../time";
 
 export interface EntityRow {
@@ -47,7 +48,7 @@ export async function* pointInTime(db: D1Database, features: FeatureRow[], rows:
       const feature = features[j] as FeatureRow;
       const entry = out[i] as { row: EntityRow; values: unknown[] };
       if (isExpired(microsOf(ts), feature.ttlSeconds, entry.row.ts)) continue;
-      entry.values[j] = JSON.parse(valueJson);
+      entry.values[j] = decodeStoredValue(valueJson, `a value of feature ${feature.name}`);
     }
     yield out;
   }

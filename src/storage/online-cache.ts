@@ -24,9 +24,11 @@ import type { ValueType } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
 import { kvOpsLeft, usageOf } from "../invocation";
+import { storeDeadLetter } from "../jobs/dead-letters";
 import { enqueueJobs, type JobMessage } from "../jobs/messages";
 import { formatTimestamp, microsOf } from "../time";
 import { servedJson } from "../value-types";
+import { decodeStoredValue } from "./stored-value";
 
 /** Feature id → [value JSON as served, RFC 3339 time]. */
 export type Cells = Record<string, readonly [value: string, time: string]>;
@@ -109,7 +111,8 @@ function toCells(rows: LatestRow[]): Map<string, Cells> {
   for (const r of rows) {
     let cells = vectors.get(r.e);
     if (!cells) vectors.set(r.e, (cells = {}));
-    cells[r.id] = [servedJson(r.type, JSON.parse(r.v)), formatTimestamp(microsOf(r.t))];
+    // Through decodeStoredValue: a value stored before FStore's limits (too deep, not JSON) is served as null, never a failed read.
+    cells[r.id] = [servedJson(r.type, decodeStoredValue(r.v, `the latest value of feature ${r.id} for an entity`)), formatTimestamp(microsOf(r.t))];
   }
   return vectors;
 }
@@ -280,11 +283,15 @@ async function writeVectors(
     }
   }
   const attempt = opts.attempt + (failed.length > 0 ? 1 : 0);
-  if (deferred.length > 0) {
-    if (attempt <= MAX_REFRESH_ATTEMPTS) await queueRefresh(env, deferred, "pending", attempt);
-    // The vectors stay marked pending: the next write to them claims and writes them.
-    else console.error(`giving up refreshing ${deferred.length} KV vectors after ${MAX_REFRESH_ATTEMPTS} refused writes`);
-  }
+  if (attempt > MAX_REFRESH_ATTEMPTS) {
+    // KV kept refusing these: they stay marked pending (the next write to them claims and writes
+    // them), and their job is kept as a dead letter, to be replayed once the cause is fixed. The
+    // vectors that only wait for their second go on as usual.
+    const refused = new Set(failed.map((f) => vectorKey(f.group, f.entityId)));
+    await storeDeadLetter(env, "fstore-jobs", { type: "refresh-online", mode: "pending", attempt: 0, keys: failed.map(({ group, entityId }) => ({ group, entityId })) });
+    const waiting = deferred.filter((d) => !refused.has(vectorKey(d.group, d.entityId)));
+    if (waiting.length > 0) await queueRefresh(env, waiting, "pending", opts.attempt);
+  } else if (deferred.length > 0) await queueRefresh(env, deferred, "pending", attempt);
   return { written: puts.length - failed.length, deferred };
 }
 

@@ -3,6 +3,7 @@
  * written only by src/ingest.
  */
 import { formatTimestamp, microsOf, type Micros } from "../time";
+import { decodeStoredValue } from "./stored-value";
 
 export interface LatestValue {
   value: unknown;
@@ -14,7 +15,7 @@ export async function readLatest(db: D1Database, featureId: number, entityId: st
     .prepare("SELECT value, CAST(ts AS TEXT) AS ts FROM feature_latest WHERE feature_id = ?1 AND entity_id = ?2")
     .bind(featureId, entityId)
     .first<{ value: string; ts: string }>();
-  return row ? { value: JSON.parse(row.value), ts: microsOf(row.ts) } : null;
+  return row ? { value: decodeStoredValue(row.value, `the latest value of feature ${featureId}`), ts: microsOf(row.ts) } : null;
 }
 
 export interface HistoryQuery {
@@ -46,5 +47,5 @@ export async function readHistory(db: D1Database, featureId: number, q: HistoryQ
     .prepare(`SELECT entity_id, CAST(ts AS TEXT) AS ts, value FROM feature_values WHERE ${where.join(" AND ")} ORDER BY feature_values.ts DESC, entity_id LIMIT ?${params.length}`)
     .bind(...params)
     .all<{ entity_id: string; ts: string; value: string }>();
-  return results.map((r) => ({ entity_id: r.entity_id, value: JSON.parse(r.value) as unknown, timestamp: formatTimestamp(microsOf(r.ts)) }));
+  return results.map((r) => ({ entity_id: r.entity_id, value: decodeStoredValue(r.value, `a value of feature ${featureId}`), timestamp: formatTimestamp(microsOf(r.ts)) }));
 }

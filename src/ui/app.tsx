@@ -10,6 +10,7 @@ import { Hono, type Context } from "hono";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
+import { scrubMessage } from "../../connectors/scrub";
 import { ApiError } from "../errors";
 import { assetRoutes } from "./assets";
 import type { Viewer } from "./data";
@@ -65,7 +66,7 @@ function onError(err: Error, c: Context<UiEnv>) {
   if (err instanceof ApiError) return errorPage(c, err.status, err.message);
   if (err instanceof HTTPException && err.status < 500) return errorPage(c, err.status, err.message || "Bad request");
   // Name and message only: stacks and form data (which may hold a key) stay out of logs.
-  console.error(`unhandled dashboard error on ${c.req.method} ${new URL(c.req.url).pathname}: ${err.name}: ${err.message}`);
+  console.error(`unhandled dashboard error on ${c.req.method} ${new URL(c.req.url).pathname}: ${err.name}: ${scrubMessage(String(err.message))}`);
   return errorPage(c, 500, "Internal error; nothing more is shown here. The Worker's log has the details.");
 }
 

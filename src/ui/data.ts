@@ -23,12 +23,15 @@ import { listingOf } from "../runs/file-source";
 import { startRun } from "../runs/lifecycle";
 import { getRun, listRuns as listRunRecords, type RunRecord } from "../runs/records";
 import { hasRuns } from "../runs/sources";
-import { connectorToJson, getConnector, listConnectors, resolveConnector } from "../registry/connectors";
+import { connectorToJson, getConnector, listConnectors, testConnector as testRegistryConnector } from "../registry/connectors";
 import { featureToJson, getFeature } from "../registry/features";
 import { groupFeatures, loadCatalog, resolveRefs } from "../serving/catalog";
+import { checkEntityId } from "../ingest/rules";
 import { readOnline } from "../serving/online";
 import { onlineBody, type OnlineAnswer, type Status } from "../serving/online-json";
-import { formatTimestamp, nowMicros, parseTimestamp } from "../time";
+import { decodeStoredValue } from "../storage/stored-value";
+import { readLatest } from "../storage/values";
+import { formatTimestamp, isExpired, nowMicros, parseTimestamp } from "../time";
 import { BOOTSTRAP_KEY_ID } from "./session";
 
 /** An instant as the pages show it. */
@@ -354,7 +357,7 @@ async function entityHistory(env: Bindings, feature: FeatureRow, entity: string 
     .all<{ ts: string; value: string | null; size: number }>();
   return {
     entity: chosen,
-    points: results.reverse().map((r) => ({ at: fromMicros(r.ts), value: r.value === null ? new LargeValue(r.size) : (JSON.parse(r.value) as unknown) })),
+    points: results.reverse().map((r) => ({ at: fromMicros(r.ts), value: r.value === null ? new LargeValue(r.size) : decodeStoredValue(r.value) })),
   };
 }
 
@@ -406,13 +409,30 @@ async function latestSample(
     .all<{ entity_id: string }>();
   const ids = results.slice(0, page.limit).map((r) => r.entity_id);
   if (ids.length === 0) return { cells: [], next: null };
-  const read = await readOnline(env, [feature], ids, waitUntil);
-  const answer = JSON.parse(onlineBody(read, [feature], ids, nowMicros())) as OnlineAnswer;
-  return {
-    cells: answer.results.map((r) => {
+  // Ids stored before the entity-id limits existed cannot be KV keys: those are read from D1 alone.
+  const servable = ids.filter((id) => checkEntityId(id) === null);
+  const read = await readOnline(env, [feature], servable, waitUntil);
+  const answer = JSON.parse(onlineBody(read, [feature], servable, nowMicros())) as OnlineAnswer;
+  const now = nowMicros();
+  const legacy = new Map<string, LatestCell>();
+  for (const id of ids.filter((id) => checkEntityId(id) !== null)) {
+    const latest = await readLatest(env.DB, feature.id, id);
+    const expired = latest !== null && isExpired(latest.ts, feature.ttlSeconds, now);
+    legacy.set(id, {
+      entity: id,
+      value: latest === null || expired ? null : latest.value,
+      status: latest === null ? "NOT_FOUND" : expired ? "OUTSIDE_MAX_AGE" : latest.value === null ? "NULL_VALUE" : "PRESENT",
+      at: latest === null ? null : fromMicros(latest.ts),
+    });
+  }
+  const fromKv = new Map(
+    answer.results.map((r): [string, LatestCell] => {
       const at = r.event_timestamps[feature.name] ?? null;
-      return { entity: r.entity_id, value: r.values[feature.name] ?? null, status: r.statuses[feature.name] ?? "NOT_FOUND", at: at === null ? null : fromMicros(parseTimestamp(at) as bigint) };
+      return [r.entity_id, { entity: r.entity_id, value: r.values[feature.name] ?? null, status: r.statuses[feature.name] ?? "NOT_FOUND", at: at === null ? null : fromMicros(parseTimestamp(at) as bigint) }];
     }),
+  );
+  return {
+    cells: ids.map((id) => (fromKv.get(id) ?? legacy.get(id)) as LatestCell),
     next: results.length > page.limit ? (ids.at(-1) ?? null) : null,
   };
 }
@@ -736,6 +756,5 @@ export async function connectorsWithUsage(env: Bindings): Promise<ConnectorRow[]
 
 /** The connection test of `POST /api/v1/connectors/{name}/test`. */
 export async function testConnector(env: Bindings, name: string) {
-  const { impl, config } = await resolveConnector(env, name);
-  return impl.test(impl.configSchema.parse(config));
+  return testRegistryConnector(env, name);
 }

@@ -19,10 +19,12 @@ const TestOutcome: FC<{ name: string; result: TestResult }> = ({ name, result })
       Connection test of {name}: {result.ok ? "OK" : `failed (${result.kind ?? "unknown"})`}
     </strong>
     <div>{result.message}</div>
-    <div class="small">
-      {result.server ? <>Server: {result.server} · </> : null}
-      {int(Math.round(result.latency_ms))} ms
-    </div>
+    {result.ok ? (
+      <div class="small">
+        {result.server ? <>Server: {result.server} · </> : null}
+        {int(Math.round(result.latency_ms ?? 0))} ms
+      </div>
+    ) : null}
   </Notice>
 );
 

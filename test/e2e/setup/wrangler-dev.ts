@@ -30,7 +30,7 @@ export default async function setup(project: TestProject) {
   const logFile = path.join(dir, "wrangler-dev.log");
   const envFile = path.join(dir, ".dev.vars");
   const adminKey = `fsk_e2e_${randomBytes(24).toString("base64url")}`;
-  writeFileSync(envFile, `FSTORE_ADMIN_KEY=${adminKey}\nFSTORE_SECRET_KEY=${randomBytes(32).toString("base64url")}\n`, { mode: 0o600 });
+  writeFileSync(envFile, `FSTORE_EGRESS_ALLOW=loopback\nFSTORE_ADMIN_KEY=${adminKey}\nFSTORE_SECRET_KEY=${randomBytes(32).toString("base64url")}\n`, { mode: 0o600 });
   const config = path.join(repoRoot, "wrangler.toml");
   await runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo, "--config", config], { logFile });
   const server = await startWranglerDev({ config, port: await freePort(), persistTo, envFile, logFile, extraArgs: ["--test-scheduled"] });
