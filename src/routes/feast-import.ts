@@ -54,7 +54,14 @@ feastImportRoutes.post("/feast/import", requireScope("write"), async (c) => {
   assertScope(c, scopeToDefine({}), "import feature definitions");
   const update = c.req.query("update");
   if (update !== undefined && update !== "true" && update !== "false") throw new ApiError("VALIDATION_FAILED", "update must be true or false", { issues: [{ path: "update", message: "must be true or false" }] });
-  const raw = parseDescription(c.req.header("content-type"), await c.req.text());
+  // Decoded by hand: workerd warns on .text() of a YAML body, and a body that is not UTF-8 is a 400.
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(await c.req.arrayBuffer());
+  } catch {
+    throw new ApiError("BAD_REQUEST", "body is not UTF-8 text");
+  }
+  const raw = parseDescription(c.req.header("content-type"), text);
   const result = await importFeastProject(c.env.DB, raw, update === "true");
   return c.json(result, result.created > 0 ? 201 : 200);
 });
