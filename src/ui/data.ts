@@ -213,15 +213,23 @@ export async function listFeatures(env: Bindings, f: FeatureFilter): Promise<Pag
 
   const backwards = f.before !== undefined;
   const cursor = f.before ?? f.after;
-  const cursorSql = cursor === undefined ? "" : ` AND f.name ${backwards ? "<" : ">"} ${bind(cursor)}`;
+  // Cursors are group:name (names repeat across groups); a bare name continues after every feature of that name.
+  const parsedCursor = cursor === undefined ? undefined : parseRef(cursor);
+  const cmp = backwards ? "<" : ">";
+  const cursorSql =
+    parsedCursor === undefined
+      ? ""
+      : parsedCursor.group === null
+        ? ` AND f.name ${cmp} ${bind(parsedCursor.name)}`
+        : ` AND (f.name, f.feature_group) ${cmp} (${bind(parsedCursor.name)}, ${bind(parsedCursor.group)})`;
   const limitSql = bind(f.limit + 1);
   const pageSql = `SELECT p.*,
       (SELECT CAST(max(v.ts) AS TEXT) FROM feature_values v WHERE v.feature_id = p.id) AS newest,
       (SELECT count(*) FROM (SELECT 1 FROM feature_latest l WHERE l.feature_id = p.id LIMIT ${ENTITY_COUNT_CAP + 1})) AS entities
     FROM (SELECT f.id, f.name, ${refSql("f")} AS ref, f.description, f.feature_group, f.entity_id, f.source_type, f.value_type, f.ttl_seconds,
                  json_extract(f.source, '$.connector') AS connector
-            FROM features f WHERE ${filterSql}${cursorSql} ORDER BY f.name ${backwards ? "DESC" : "ASC"} LIMIT ${limitSql}) p
-    ORDER BY p.name`;
+            FROM features f WHERE ${filterSql}${cursorSql} ORDER BY f.name ${backwards ? "DESC" : "ASC"}, f.feature_group ${backwards ? "DESC" : "ASC"} LIMIT ${limitSql}) p
+    ORDER BY p.name, p.feature_group`;
   type Row = {
     name: string;
     ref: string;
@@ -243,8 +251,9 @@ export async function listFeatures(env: Bindings, f: FeatureFilter): Promise<Pag
   const more = rows.length > f.limit;
   // The extra row that tells whether more follow is the last one in reading direction.
   if (more) rows = backwards ? rows.slice(1) : rows.slice(0, f.limit);
-  const first = rows[0]?.name ?? null;
-  const last = rows.at(-1)?.name ?? null;
+  const cursorOf = (r: Row | undefined) => (r ? `${r.feature_group}:${r.name}` : null);
+  const first = cursorOf(rows[0]);
+  const last = cursorOf(rows.at(-1));
   return {
     rows: rows.map((r) => ({
       name: r.name,

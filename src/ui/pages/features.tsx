@@ -25,8 +25,8 @@ const ListQuery = z.object({
   type: optional(z.enum(valueTypes)),
   connector: optional(Name),
   limit: pageSize(50, 200),
-  after: optional(z.string().max(128)),
-  before: optional(z.string().max(128)),
+  after: optional(z.string().max(260)),
+  before: optional(z.string().max(260)),
 });
 type ListParams = Partial<Record<keyof z.infer<typeof ListQuery>, string>>;
 
