@@ -55,7 +55,7 @@ describe("FeatureStore SDK", () => {
     const clash = await store.createFeature({ name: "sdk_repeat", entity_id: "product", feature_group: "customer" }).catch((e: unknown) => e);
     expect(clash).toMatchObject({ status: 409, code: "CONFLICT" });
     expect((clash as Error).message).toMatch(/entity_id 'customer'.*deleteFeature/);
-    const kind = await store.createFeature({ name: "sdk_repeat", query: "SELECT 1, 2" }).catch((e: unknown) => e);
+    const kind = await store.createFeature({ name: "sdk_repeat", entity_id: "customer", query: "SELECT 1, 2" }).catch((e: unknown) => e);
     expect((kind as Error).message).toContain("already exists as a push feature; this definition makes a sql feature");
   });
 
