@@ -12,7 +12,7 @@
  * read paths) and straight from D1 (one indexed query on the name, for the registry routes).
  */
 import { z } from "@hono/zod-openapi";
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { features, type FeatureRow } from "../db/schema";
 import { ApiError } from "../errors";
@@ -117,7 +117,7 @@ export async function sharedNames(d1: D1Database, names: string[]): Promise<Set<
   const rows = await drizzle(d1)
     .select({ name: features.name })
     .from(features)
-    .where(and(inArray(features.name, sql`(SELECT value FROM json_each(${JSON.stringify(unique)}))`)))
+    .where(inArray(features.name, sql`(SELECT value FROM json_each(${JSON.stringify(unique)}))`))
     .groupBy(features.name)
     .having(sql`count(*) > 1`)
     .all();

@@ -26,7 +26,7 @@ export const onlineRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       security,
       summary: "Latest feature vectors for up to 1,000 entities",
       description:
-        "One KV read per (feature group, entity), in bulk reads of 100 issued concurrently; D1 answers what KV misses and KV is filled in the background (`X-FStore-Cache: hit | miss`). Each value has a status: PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE (older than the feature's ttl; value null) or NULL_VALUE. Float values always carry a fraction (`1.0`). A feature asked for twice is answered once.",
+        "One KV read per (feature group, entity), in bulk reads of 100 issued concurrently; D1 answers what KV misses and KV is filled in the background (`X-FStore-Cache: hit | miss`). Each value has a status: PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE (older than the feature's ttl; value null) or NULL_VALUE. Float values always carry a fraction (`1.0`). A feature asked for twice is answered once. Features are keyed by their ref: the name, or `group:name` when several feature groups have that name; a bare name several groups have is a 400 AMBIGUOUS_FEATURE.",
       middleware: [requireScope("read")] as const,
       request: { body: jsonBody(OnlineRequest) },
       responses: { 200: jsonResponse(OnlineResponse, "One result per entity, in request order"), 400: errors[400], 404: errors[404], ...authErrors },
