@@ -185,6 +185,20 @@ feature_views:
     expect(composite.status).toBe(400);
   });
 
+  it("refuses a view whose group holds another entity type, or a SQL feature of the same name (409, nothing written)", async () => {
+    await callJson("POST", "/api/v1/features", 201, { body: { name: "other", entity_id: "merchant_id", feature_group: "imp5_driver_hourly_stats" } });
+    const entity = await importYaml(projectYaml("imp5"));
+    expect(entity.status).toBe(409);
+    expect(JSON.stringify(await entity.json())).toContain("holds features of entity 'merchant_id', not 'driver_id'");
+    expect((await call("GET", "/api/v1/feature-groups/imp5_customer_stats")).status).toBe(404);
+
+    await callJson("POST", "/api/v1/features", 201, { body: { name: "segment", entity_id: "customer_id", feature_group: "imp6_customer_stats", query: "SELECT 1, 2" } });
+    const sql = await importYaml(projectYaml("imp6"), { query: "?update=true" });
+    expect(sql.status).toBe(409);
+    expect(JSON.stringify(await sql.json())).toContain("exists as a sql feature");
+    expect((await importYaml(projectYaml("imp6"), { query: "?update=yes" })).status).toBe(400);
+  });
+
   it("needs the write scope (push features only): read keys get 403, write keys may import", async () => {
     const read = await createKey(["read"]);
     expect((await importYaml(projectYaml("imp4"), { key: read })).status).toBe(403);
