@@ -66,7 +66,10 @@ export type FeatureDefinition = {
 export type SourceType = "push" | "sql" | "file" | "stream";
 
 export type Feature = {
+  /** The same as `ref`. */
   id: string;
+  /** What addresses the feature in calls: its name while no other feature group has it, else `group:name`. */
+  ref: string;
   name: string;
   description: string | null;
   entity_id: string;
