@@ -7,6 +7,7 @@ import type { AppEnv } from "./env";
 import { ApiError, errorResponse, handleError } from "./errors";
 import { metrics, usageOf } from "./invocation";
 import { feastRoutes } from "./routes/feast";
+import { feastImportRoutes } from "./routes/feast-import";
 import { connectorRoutes } from "./routes/connectors";
 import { deadLetterRoutes } from "./routes/dead-letters";
 import { featureRoutes } from "./routes/features";
@@ -55,6 +56,7 @@ export function createApp() {
   app.route("/api/v1", runRoutes);
   app.route("/api/v1", onlineRoutes);
   app.route("/api/v1", deadLetterRoutes);
+  app.route("/api/v1", feastImportRoutes);
   app.route("/", feastRoutes);
   app.route("/ui", createUi());
 

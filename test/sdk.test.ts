@@ -51,11 +51,27 @@ describe("FeatureStore SDK", () => {
     const again = await store.createFeature({ name: "sdk_repeat", entity_id: "customer", description: "v1" });
     expect(again.updated_at).toBe(first.updated_at);
     expect(await store.createFeature({ name: "sdk_repeat", entity_id: "customer", description: "v2" })).toMatchObject({ description: "v2" });
-    const clash = await store.createFeature({ name: "sdk_repeat", entity_id: "product" }).catch((e: unknown) => e);
+    // Another entity in the same group is a clash (in another group, the same name is another feature: below).
+    const clash = await store.createFeature({ name: "sdk_repeat", entity_id: "product", feature_group: "customer" }).catch((e: unknown) => e);
     expect(clash).toMatchObject({ status: 409, code: "CONFLICT" });
     expect((clash as Error).message).toMatch(/entity_id 'customer'.*deleteFeature/);
-    const kind = await store.createFeature({ name: "sdk_repeat", query: "SELECT 1, 2" }).catch((e: unknown) => e);
+    const kind = await store.createFeature({ name: "sdk_repeat", entity_id: "customer", query: "SELECT 1, 2" }).catch((e: unknown) => e);
     expect((kind as Error).message).toContain("already exists as a push feature; this definition makes a sql feature");
+  });
+
+  it("registers a name another group has as a second feature and addresses both as group:name", async () => {
+    await store.createFeature({ name: "sdk_shared", entity_id: "driver_id", feature_group: "sdk_drivers" });
+    const second = await store.createFeature({ name: "sdk_shared", entity_id: "customer_id", feature_group: "sdk_shoppers" });
+    expect(second).toMatchObject({ ref: "sdk_shoppers:sdk_shared", feature_group: "sdk_shoppers" });
+    // Creating it again is still not a 409, though the bare name is now ambiguous.
+    expect(await store.createFeature({ name: "sdk_shared", entity_id: "customer_id", feature_group: "sdk_shoppers", owner: "growth" })).toMatchObject({ owner: "growth" });
+    expect(await store.getFeature("sdk_drivers:sdk_shared")).toMatchObject({ entity_id: "driver_id", owner: null });
+    const ambiguous = await store.getFeature("sdk_shared").catch((e: unknown) => e);
+    expect(ambiguous).toMatchObject({ status: 400, code: "AMBIGUOUS_FEATURE" });
+    expect(await store.sendFeatureValue("sdk_shoppers:sdk_shared", "c1", 0.5, "2024-01-01T00:00:00Z")).toBe(true);
+    expect(await store.getLatestValue("sdk_shoppers:sdk_shared", "c1")).toMatchObject({ feature_id: "sdk_shoppers:sdk_shared", value: 0.5 });
+    await store.deleteFeature("sdk_drivers:sdk_shared");
+    expect(await store.getFeature("sdk_shared")).toMatchObject({ ref: "sdk_shared", feature_group: "sdk_shoppers" });
   });
 
   it("names a connector from its non-secret config, the same for both guide spellings", () => {

@@ -34,8 +34,9 @@ export const features = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [
-    uniqueIndex("features_name_uq").on(t.name),
-    index("features_group_idx").on(t.featureGroup, t.name),
+    // A name is unique within its feature group (Feast views may share names); `group:name` is always unique.
+    uniqueIndex("features_group_name_uq").on(t.featureGroup, t.name),
+    index("features_name_idx").on(t.name),
     index("features_entity_idx").on(t.entityId, t.name),
     index("features_source_type_idx").on(t.sourceType, t.name),
   ],

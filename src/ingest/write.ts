@@ -9,7 +9,7 @@ import { scrubMessage } from "../../connectors/scrub";
 import type { FeatureRow } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
-import { findFeatures } from "../registry/features";
+import { loadByNames, parseRef, pickRef } from "../registry/refs";
 import { distinctGroupEntities, refreshOnline } from "../storage/online-cache";
 import { nowMicros, parseTimestamp, type Micros } from "../time";
 import { checkEntityId, encodeValue } from "./rules";
@@ -35,7 +35,8 @@ export function toRow(feature: FeatureRow, item: IncomingValue, now: Micros = no
 
 export interface ItemError {
   index: number;
-  errors: { path: string; message: string }[];
+  /** `code` marks an error with its own code (AMBIGUOUS_FEATURE), `details` what it says beyond the message. */
+  errors: { path: string; message: string; code?: string; details?: unknown }[];
 }
 
 /**
@@ -47,13 +48,23 @@ export async function prepareBatch(
   items: (IncomingValue & { feature_id: string })[],
   earlierErrors: ItemError[] = [],
 ): Promise<{ rows: ValueRow[]; features: Map<string, FeatureRow> }> {
-  const features = await findFeatures(db, items.map((i) => i.feature_id));
+  // Items name features by `name` or `group:name` (registry/refs.ts): one query for every feature of those names.
+  const byName = await loadByNames(db, items.map((i) => parseRef(i.feature_id).name));
+  const features = new Map<string, FeatureRow>();
   const errors = new Map(earlierErrors.map((e) => [e.index, e]));
   const rows: ValueRow[] = [];
   const now = nowMicros();
   items.forEach((item, index) => {
     if (errors.has(index)) return;
-    const feature = features.get(item.feature_id);
+    let feature = features.get(item.feature_id);
+    if (!feature) {
+      const picked = pickRef(item.feature_id, byName.get(parseRef(item.feature_id).name));
+      if (picked instanceof ApiError) {
+        errors.set(index, { index, errors: [{ path: "feature_id", message: picked.message, code: picked.code, details: picked.details }] });
+        return;
+      }
+      if (picked) features.set(item.feature_id, (feature = picked));
+    }
     const row = feature ? toRow(feature, item, now) : `feature '${item.feature_id}' not found`;
     if (typeof row === "string") {
       errors.set(index, { index, errors: [{ path: feature ? "value" : "feature_id", message: row }] });

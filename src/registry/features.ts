@@ -1,10 +1,11 @@
 /** The feature registry in D1: create, look up, list, change and delete definitions. */
-import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, gt, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { features, type FeatureRow, type SourceType } from "../db/schema";
 import { ApiError } from "../errors";
 import { forgetCatalog } from "../serving/catalog";
 import { sourceFieldNames, type FeatureCreateInput, type FeaturePatchInput } from "../schemas/feature";
+import { parseRef, refOf, resolveRef, sharedNames } from "./refs";
 import { checkSource, sourceTypeOf } from "./sources";
 
 type SourceInput = Partial<Pick<FeatureCreateInput, (typeof sourceFieldNames)[number]>>;
@@ -15,10 +16,15 @@ function pickSource(input: SourceInput): Record<string, unknown> {
   return source;
 }
 
-/** The API shape of a feature: the guide's snake_case fields, `id` = name. */
-export function featureToJson(row: FeatureRow) {
+/**
+ * The API shape of a feature: the guide's snake_case fields, and `ref` (= `id`): what addresses it
+ * in paths and requests — its name while no other group has one of that name, else `group:name`.
+ */
+export function featureToJson(row: FeatureRow, shared: boolean) {
+  const ref = refOf(row, shared);
   return {
-    id: row.name,
+    id: ref,
+    ref,
     name: row.name,
     description: row.description,
     entity_id: row.entityId,
@@ -34,6 +40,7 @@ export function featureToJson(row: FeatureRow) {
   };
 }
 
+/** Registers a feature; a name another group holds is fine, the same name twice in one group is a 409. */
 export async function createFeature(d1: D1Database, input: FeatureCreateInput): Promise<FeatureRow> {
   const db = drizzle(d1);
   const group = input.feature_group ?? input.entity_id;
@@ -64,34 +71,27 @@ export async function createFeature(d1: D1Database, input: FeatureCreateInput): 
       createdAt: now,
       updatedAt: now,
     })
-    .onConflictDoNothing({ target: features.name })
+    .onConflictDoNothing({ target: [features.featureGroup, features.name] })
     .returning();
-  if (!row) throw new ApiError("CONFLICT", `feature '${input.name}' already exists`);
+  if (!row) throw new ApiError("CONFLICT", `feature '${input.name}' already exists in feature group '${group}'`);
   forgetCatalog();
   return row;
 }
 
-export async function findFeature(d1: D1Database, name: string): Promise<FeatureRow | undefined> {
-  return drizzle(d1).select().from(features).where(eq(features.name, name)).get();
+/** The feature a reference (`name` or `group:name`) names: 404 unknown, 400 AMBIGUOUS_FEATURE. */
+export async function getFeature(d1: D1Database, ref: string): Promise<FeatureRow> {
+  return (await resolveRef(d1, ref)).row;
 }
 
-export async function getFeature(d1: D1Database, name: string): Promise<FeatureRow> {
-  const row = await findFeature(d1, name);
-  if (!row) throw new ApiError("FEATURE_NOT_FOUND", `feature '${name}' not found`);
-  return row;
+/** A feature's API shape, with its `ref` checked against the registry (its name may be shared). */
+export async function featureJson(d1: D1Database, row: FeatureRow) {
+  return featureToJson(row, (await sharedNames(d1, [row.name])).has(row.name));
 }
 
-/** Features by name, in one query; absent names are simply missing from the map. */
-export async function findFeatures(d1: D1Database, names: string[]): Promise<Map<string, FeatureRow>> {
-  const unique = [...new Set(names)];
-  const rows = unique.length
-    ? await drizzle(d1)
-        .select()
-        .from(features)
-        .where(inArray(features.name, sql`(SELECT value FROM json_each(${JSON.stringify(unique)}))`))
-        .all()
-    : [];
-  return new Map(rows.map((r) => [r.name, r]));
+/** Features' API shapes, with one query for which of their names are shared. */
+export async function featuresJson(d1: D1Database, rows: FeatureRow[]) {
+  const shared = await sharedNames(d1, rows.map((r) => r.name));
+  return rows.map((r) => featureToJson(r, shared.has(r.name)));
 }
 
 export interface FeatureFilter {
@@ -102,7 +102,11 @@ export interface FeatureFilter {
   cursor?: string;
 }
 
-/** One page ordered by name; `nextCursor` is the last name when more may follow. */
+/**
+ * One page ordered by name, then group; `nextCursor` (when more may follow) is the last feature's
+ * name, or its `group:name` when the next feature has the same name (a bare name as cursor
+ * continues after every feature of that name).
+ */
 export async function listFeatures(d1: D1Database, f: FeatureFilter) {
   const rows = await drizzle(d1)
     .select()
@@ -112,14 +116,25 @@ export async function listFeatures(d1: D1Database, f: FeatureFilter) {
         f.feature_group ? eq(features.featureGroup, f.feature_group) : undefined,
         f.entity ? eq(features.entityId, f.entity) : undefined,
         f.source_type ? eq(features.sourceType, f.source_type) : undefined,
-        f.cursor ? gt(features.name, f.cursor) : undefined,
+        cursorAfter(f.cursor),
       ),
     )
-    .orderBy(asc(features.name))
+    .orderBy(asc(features.name), asc(features.featureGroup))
     .limit(f.limit + 1)
     .all();
   const page = rows.slice(0, f.limit);
-  return { rows: page, nextCursor: rows.length > f.limit ? (page.at(-1)?.name ?? null) : null };
+  const last = page.at(-1);
+  const next = rows[f.limit];
+  // The name alone while the next row has another name (cursors stay names for unique names); group:name otherwise.
+  const nextCursor = next && last ? (next.name === last.name ? `${last.featureGroup}:${last.name}` : last.name) : null;
+  return { rows: page, nextCursor };
+}
+
+function cursorAfter(cursor: string | undefined) {
+  if (!cursor) return undefined;
+  const { group, name } = parseRef(cursor);
+  if (group === null) return gt(features.name, name);
+  return or(gt(features.name, name), and(eq(features.name, name), gt(features.featureGroup, group)));
 }
 
 export async function updateFeature(d1: D1Database, current: FeatureRow, patch: FeaturePatchInput): Promise<FeatureRow> {
@@ -144,8 +159,9 @@ export async function updateFeature(d1: D1Database, current: FeatureRow, patch: 
 }
 
 /** Deletes the definition; its history and latest values go with it (ON DELETE CASCADE). */
-export async function deleteFeature(d1: D1Database, name: string): Promise<void> {
-  const deleted = await drizzle(d1).delete(features).where(eq(features.name, name)).returning({ id: features.id });
-  if (deleted.length === 0) throw new ApiError("FEATURE_NOT_FOUND", `feature '${name}' not found`);
+export async function deleteFeature(d1: D1Database, ref: string): Promise<void> {
+  const { row } = await resolveRef(d1, ref);
+  const deleted = await drizzle(d1).delete(features).where(eq(features.id, row.id)).returning({ id: features.id });
+  if (deleted.length === 0) throw new ApiError("FEATURE_NOT_FOUND", `feature '${ref}' not found`);
   forgetCatalog();
 }

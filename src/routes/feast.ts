@@ -18,7 +18,7 @@ import { authErrors, errors, jsonResponse } from "../schemas/common";
 import { usageOf } from "../invocation";
 import { entityIdOf, keyJsonOf, parseJsonKeepingNumbers, type ParsedJson } from "../json-numbers";
 import { groupFeatures, loadCatalog, resolveRefs, type Catalog } from "../serving/catalog";
-import { readOnline } from "../serving/online";
+import { MAX_VECTORS_PER_REQUEST, readOnline, type OnlineRead } from "../serving/online";
 import type { ValueRow } from "../ingest/sql";
 import { feastBody } from "../serving/online-json";
 import { nowMicros } from "../time";
@@ -47,7 +47,11 @@ const GetOnlineFeatures = z
     full_feature_names: z.boolean().default(false),
   })
   .refine((r) => (r.features === undefined) !== (r.feature_service === undefined), { message: "give exactly one of 'features' or 'feature_service'" })
-  .refine((r) => Object.keys(r.entities).length === 1, { message: "entities must have exactly one join key (composite keys are not supported)" })
+  .refine((r) => Object.keys(r.entities).length >= 1, { message: "entities must name at least one join key", path: ["entities"] })
+  .refine((r) => new Set(Object.values(r.entities).map((keys) => keys.length)).size <= 1, {
+    message: "every join key's list of entities must have the same length (one entity row per position, as Feast requires)",
+    path: ["entities"],
+  })
   .openapi("FeastGetOnlineFeaturesRequest");
 
 const FeastResponse = z
@@ -92,8 +96,7 @@ function sentKeys(parsed: ParsedJson, column: unknown): (string | undefined)[] {
 /** A Feast push source or feature view name → an FStore feature group. */
 function groupFor(catalog: Catalog, name: string): FeatureRow[] {
   if (catalog.byGroup.has(name)) return groupFeatures(catalog, name);
-  const tagged = [...catalog.byName.values()].filter((f) => f.tags.feast_push_source === name);
-  if (tagged.length > 0) return groupFeatures(catalog, tagged[0]?.featureGroup as string);
+  for (const [group, rows] of catalog.byGroup) if (rows.some((f) => f.tags.feast_push_source === name)) return groupFeatures(catalog, group);
   throw new ApiError("NOT_FOUND", `no feature group named '${name}' (and no feature tagged feast_push_source=${name})`);
 }
 
@@ -160,20 +163,58 @@ feastRoutes.post("/get-online-features", requireScope("read"), async (c) => {
   const parsed = await parseBody(c, GetOnlineFeatures);
   const body = parsed.data;
   const catalog = await usage.phaseAsync("registry", () => loadCatalog(c.env.DB));
+  // `view:feature` references: a Feast feature view is an FStore feature group.
   const features = usage.phase("registry", () => (body.features ? resolveRefs(catalog, body.features) : groupFeatures(catalog, body.feature_service as string)));
-  const [joinKey, keyValues] = Object.entries(body.entities)[0] as [string, z.infer<typeof EntityValue>[]];
-  const wrongEntity = features.find((f) => f.entityId !== joinKey);
-  if (wrongEntity) {
-    throw new ApiError("VALIDATION_FAILED", `feature '${wrongEntity.name}' is keyed by '${wrongEntity.entityId}', but the request's join key is '${joinKey}'`);
-  }
-  // Join keys come back exactly as sent (int64 beyond 2^53, strings, bools): their source text.
-  const sources = sentKeys(parsed, (parsed.value as { entities: Record<string, unknown> }).entities[joinKey]);
-  const entityIds = keyValues.map((v, i) => entityIdOf(v, sources[i]));
-  const read = await readOnline(c.env, features, entityIds, (p) => c.executionCtx.waitUntil(p));
   const names = features.map((f) => (body.full_feature_names ? `${f.featureGroup}__${f.name}` : f.name));
-  const keyJson = keyValues.map((v, i) => keyJsonOf(v, sources[i]));
-  const text = usage.phase("encode", () => feastBody(read, features, names, joinKey, keyJson, nowMicros()));
-  c.header("X-FStore-Cache", read.fromD1 === 0 ? "hit" : "miss");
+  const collision = names.find((n, i) => names.indexOf(n) !== i);
+  if (collision !== undefined) {
+    const views = features.filter((f, i) => names[i] === collision).map((f) => f.featureGroup);
+    throw new ApiError(
+      "VALIDATION_FAILED",
+      `feature name '${collision}' comes from several feature views (${views.join(", ")}); set full_feature_names: true, as Feast requires for colliding names`,
+      { collision, views },
+    );
+  }
+  // Each feature is looked up by its own join key (its entity_id); one read per join key.
+  const rawEntities = (parsed.value as { entities: Record<string, unknown> }).entities;
+  const joinKeys = Object.keys(body.entities);
+  const setOf = new Map<string, number>();
+  const sets: { joinKey: string; features: FeatureRow[]; entityIds: string[] }[] = [];
+  const columns = features.map((f) => {
+    let set = setOf.get(f.entityId);
+    if (set === undefined) {
+      const keyValues = body.entities[f.entityId];
+      if (!keyValues) {
+        throw new ApiError(
+          "VALIDATION_FAILED",
+          `feature '${f.featureGroup}:${f.name}' is keyed by '${f.entityId}', but the request's entities have no '${f.entityId}' (join keys sent: ${joinKeys.join(", ")})`,
+          { join_key: f.entityId, sent: joinKeys },
+        );
+      }
+      // Join keys come back exactly as sent (int64 beyond 2^53, strings, bools): their source text.
+      const sources = sentKeys(parsed, rawEntities[f.entityId]);
+      setOf.set(f.entityId, (set = sets.push({ joinKey: f.entityId, features: [], entityIds: keyValues.map((v, i) => entityIdOf(v, sources[i])) }) - 1));
+    }
+    const s = sets[set] as (typeof sets)[number];
+    return { set, index: s.features.push(f) - 1 };
+  });
+  const unused = joinKeys.filter((k) => !setOf.has(k));
+  if (unused.length > 0) {
+    throw new ApiError("VALIDATION_FAILED", `entities has join keys no requested feature is keyed by: ${unused.join(", ")} (composite keys are not supported)`, { unused });
+  }
+  const vectors = sets.reduce((sum, s) => sum + new Set(s.features.map((f) => f.featureGroup)).size * new Set(s.entityIds).size, 0);
+  if (vectors > MAX_VECTORS_PER_REQUEST) {
+    throw new ApiError("VALIDATION_FAILED", `this request needs ${vectors} vectors (feature views × entities, over its join keys); at most ${MAX_VECTORS_PER_REQUEST} — split it`);
+  }
+  const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
+  const reads = await Promise.all(sets.map((s) => readOnline(c.env, s.features, s.entityIds, waitUntil)));
+  const keys = joinKeys.map((joinKey) => {
+    const sources = sentKeys(parsed, rawEntities[joinKey]);
+    return { joinKey, keyJson: (body.entities[joinKey] as z.infer<typeof EntityValue>[]).map((v, i) => keyJsonOf(v, sources[i])) };
+  });
+  const readSets = sets.map((s, i) => ({ read: reads[i] as OnlineRead, features: s.features }));
+  const text = usage.phase("encode", () => feastBody(keys, readSets, columns, names, nowMicros()));
+  c.header("X-FStore-Cache", reads.every((r) => r.fromD1 === 0) ? "hit" : "miss");
   return c.body(text, 200, { "content-type": "application/json" });
 });
 

@@ -2,7 +2,8 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { assertScope, requireScope, scopeToDefine } from "../auth";
 import type { AppEnv } from "../env";
-import { createFeature, deleteFeature, featureToJson, getFeature, listFeatures, updateFeature } from "../registry/features";
+import { createFeature, deleteFeature, featureJson, featuresJson, featureToJson, listFeatures, updateFeature } from "../registry/features";
+import { resolveRef } from "../registry/refs";
 import { authErrors, errors, jsonBody, jsonResponse } from "../schemas/common";
 import { Feature, FeatureCreate, FeatureIdParam, FeatureList, FeatureListQuery, FeaturePatch, sourceFieldNames } from "../schemas/feature";
 import { errorHook } from "../validation";
@@ -24,13 +25,13 @@ export const featureRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       summary: "Register a feature (write; admin for a feature bound to a source: query, path or topic)",
       middleware: [requireScope("write")] as const,
       request: { body: jsonBody(FeatureCreate) },
-      responses: { 201: jsonResponse(Feature, "Registered"), 400: errors[400], 409: errors[409], ...authErrors },
+      responses: { 201: jsonResponse(Feature, "Registered (a name another feature group has is fine)"), 400: errors[400], 409: errors[409], ...authErrors },
     }),
     async (c) => {
       const input = c.req.valid("json");
       assertScope(c, scopeToDefine(sourceOf(input)), "register a feature bound to a source (query, path or topic)");
       const row = await createFeature(c.env.DB, input);
-      return c.json(featureToJson(row), 201);
+      return c.json(await featureJson(c.env.DB, row), 201);
     },
   )
   .openapi(
@@ -46,7 +47,7 @@ export const featureRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
     }),
     async (c) => {
       const { rows, nextCursor } = await listFeatures(c.env.DB, c.req.valid("query"));
-      return c.json({ features: rows.map(featureToJson), next_cursor: nextCursor }, 200);
+      return c.json({ features: await featuresJson(c.env.DB, rows), next_cursor: nextCursor }, 200);
     },
   )
   .openapi(
@@ -58,9 +59,12 @@ export const featureRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       summary: "Get a feature definition",
       middleware: [requireScope("read")] as const,
       request: { params: FeatureIdParam },
-      responses: { 200: jsonResponse(Feature, "The feature"), 404: errors[404], ...authErrors },
+      responses: { 200: jsonResponse(Feature, "The feature"), 400: errors[400], 404: errors[404], ...authErrors },
     }),
-    async (c) => c.json(featureToJson(await getFeature(c.env.DB, c.req.valid("param").id)), 200),
+    async (c) => {
+      const { row, shared } = await resolveRef(c.env.DB, c.req.valid("param").id);
+      return c.json(featureToJson(row, shared), 200);
+    },
   )
   .openapi(
     createRoute({
@@ -74,13 +78,13 @@ export const featureRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       responses: { 200: jsonResponse(Feature, "Updated"), 400: errors[400], 404: errors[404], ...authErrors },
     }),
     async (c) => {
-      const current = await getFeature(c.env.DB, c.req.valid("param").id);
+      const { row: current, shared } = await resolveRef(c.env.DB, c.req.valid("param").id);
       const patch = c.req.valid("json");
       // Both what the feature is and what it would become: neither binding nor unbinding a source is a write key's to do.
       for (const source of [current.source, { ...current.source, ...sourceOf(patch) }]) {
         assertScope(c, scopeToDefine(source), "change a feature bound to a source (query, path or topic)");
       }
-      return c.json(featureToJson(await updateFeature(c.env.DB, current, patch)), 200);
+      return c.json(featureToJson(await updateFeature(c.env.DB, current, patch), shared), 200);
     },
   )
   .openapi(
@@ -92,7 +96,7 @@ export const featureRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       summary: "Delete a feature and all its values (admin)",
       middleware: [requireScope("admin")] as const,
       request: { params: FeatureIdParam },
-      responses: { 204: { description: "Deleted" }, 404: errors[404], ...authErrors },
+      responses: { 204: { description: "Deleted" }, 400: errors[400], 404: errors[404], ...authErrors },
     }),
     async (c) => {
       await deleteFeature(c.env.DB, c.req.valid("param").id);

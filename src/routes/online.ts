@@ -9,7 +9,7 @@ import { pointInTime } from "../serving/historical";
 import { contentTypes, encodeTraining, negotiateFormat } from "../serving/training-output";
 import { ApiError } from "../errors";
 import { usageOf } from "../invocation";
-import { distinctFeatures, groupFeatures, loadCatalog, resolveRefs } from "../serving/catalog";
+import { catalogRef, distinctFeatures, groupFeatures, loadCatalog, resolveRefs } from "../serving/catalog";
 import { readOnline } from "../serving/online";
 import { onlineBody } from "../serving/online-json";
 import { nowMicros, parseTimestamp } from "../time";
@@ -26,7 +26,7 @@ export const onlineRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       security,
       summary: "Latest feature vectors for up to 1,000 entities",
       description:
-        "One KV read per (feature group, entity), in bulk reads of 100 issued concurrently; D1 answers what KV misses and KV is filled in the background (`X-FStore-Cache: hit | miss`). Each value has a status: PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE (older than the feature's ttl; value null) or NULL_VALUE. Float values always carry a fraction (`1.0`). A feature asked for twice is answered once.",
+        "One KV read per (feature group, entity), in bulk reads of 100 issued concurrently; D1 answers what KV misses and KV is filled in the background (`X-FStore-Cache: hit | miss`). Each value has a status: PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE (older than the feature's ttl; value null) or NULL_VALUE. Float values always carry a fraction (`1.0`). A feature asked for twice is answered once. Features are keyed by their ref: the name, or `group:name` when several feature groups have that name; a bare name several groups have is a 400 AMBIGUOUS_FEATURE.",
       middleware: [requireScope("read")] as const,
       request: { body: jsonBody(OnlineRequest) },
       responses: { 200: jsonResponse(OnlineResponse, "One result per entity, in request order"), 400: errors[400], 404: errors[404], ...authErrors },
@@ -37,7 +37,7 @@ export const onlineRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       const catalog = await usage.phaseAsync("registry", () => loadCatalog(c.env.DB));
       const features = usage.phase("registry", () => distinctFeatures(body.features ? resolveRefs(catalog, body.features) : groupFeatures(catalog, body.feature_group as string)));
       const read = await readOnline(c.env, features, body.entity_ids, (p) => c.executionCtx.waitUntil(p));
-      const text = usage.phase("encode", () => onlineBody(read, features, body.entity_ids, nowMicros()));
+      const text = usage.phase("encode", () => onlineBody(read, features, features.map((f) => catalogRef(catalog, f)), body.entity_ids, nowMicros()));
       c.header("X-FStore-Cache", read.fromD1 === 0 ? "hit" : "miss");
       // The body is the route's JSON schema, built as text; the typed c.json() cannot take text.
       return c.body(text, 200, { "content-type": "application/json" }) as never;
@@ -55,6 +55,7 @@ export const onlineRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
     }),
     async (c) => {
       const catalog = await loadCatalog(c.env.DB);
+      // Names within a group are unique: each group lists its features by name.
       const groups = [...catalog.byGroup.entries()].map(([name, rows]) => ({ name, entity: rows[0]?.entityId ?? "", features: rows.map((r) => r.name) }));
       return c.json({ feature_groups: groups }, 200);
     },
@@ -72,8 +73,9 @@ export const onlineRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
     }),
     async (c) => {
       const { name } = c.req.valid("param");
-      const rows = groupFeatures(await loadCatalog(c.env.DB), name);
-      return c.json({ name, entity: rows[0]?.entityId ?? "", features: rows.map(featureToJson) }, 200);
+      const catalog = await loadCatalog(c.env.DB);
+      const rows = groupFeatures(catalog, name);
+      return c.json({ name, entity: rows[0]?.entityId ?? "", features: rows.map((r) => featureToJson(r, catalogRef(catalog, r) !== r.name)) }, 200);
     },
   )
   .openapi(
@@ -103,7 +105,8 @@ export const onlineRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const features = resolveRefs(await loadCatalog(c.env.DB), body.features);
+      const catalog = await loadCatalog(c.env.DB);
+      const features = resolveRefs(catalog, body.features);
       // One column per feature: the same feature twice (as `name` and `group:name`, say) is an error, not two columns of one name.
       const twice = features.find((f, i) => features.findIndex((g) => g.id === f.id) !== i);
       if (twice) {
@@ -116,7 +119,7 @@ export const onlineRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       if (clash) throw new ApiError("VALIDATION_FAILED", `feature '${clash.name}' collides with the entity_id/timestamp columns of a training set`);
       const format = negotiateFormat(body.format, c.req.header("accept"));
       const rows = body.entity_rows.map((r) => ({ entityId: r.entity_id, ts: parseTimestamp(r.timestamp) as bigint }));
-      const stream = encodeTraining(format, features, pointInTime(c.env.DB, features, rows));
+      const stream = encodeTraining(format, features, features.map((f) => catalogRef(catalog, f)), pointInTime(c.env.DB, features, rows));
       return new Response(stream, { status: 200, headers: { "content-type": contentTypes[format] } }) as never;
     },
   );

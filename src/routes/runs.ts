@@ -11,11 +11,12 @@ import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { enqueueJobs } from "../jobs/messages";
 import { getFeature } from "../registry/features";
+import { FeatureRef } from "../registry/refs";
 import { listingOf } from "../runs/file-source";
 import { executeRun, startRun } from "../runs/lifecycle";
 import { getRun, listRuns } from "../runs/records";
 import { hasRuns } from "../runs/sources";
-import { authErrors, errors, jsonResponse, Name } from "../schemas/common";
+import { authErrors, errors, jsonResponse } from "../schemas/common";
 import { FeatureIdParam } from "../schemas/feature";
 import { Run, RunFiles, RunIdParam, RunList, RunListQuery } from "../schemas/run";
 import { parseTimestamp } from "../time";
@@ -67,7 +68,7 @@ export const runRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       security,
       summary: "Runs across all features, newest first (filter by status, trigger, feature, time; paginated by cursor)",
       middleware: [requireScope("read")] as const,
-      request: { query: RunListQuery.extend({ feature: Name.optional().openapi({ description: "Only this feature's runs" }) }) },
+      request: { query: RunListQuery.extend({ feature: FeatureRef.optional().openapi({ description: "Only this feature's runs (its name, or group:name)" }) }) },
       responses: { 200: jsonResponse(RunList, "One page of runs"), 400: errors[400], 404: errors[404], ...authErrors },
     }),
     async (c) => {

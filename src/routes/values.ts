@@ -5,14 +5,15 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { requireScope } from "../auth";
 import type { AppEnv } from "../env";
+import type { FeatureRow } from "../db/schema";
 import { ApiError } from "../errors";
 import { batchError, commitValues, prepareBatch, toRow, type ItemError } from "../ingest/write";
-import { getFeature } from "../registry/features";
+import { refOf, resolveRef } from "../registry/refs";
 import { authErrors, errors, jsonBody, jsonResponse } from "../schemas/common";
 import { FeatureIdParam } from "../schemas/feature";
 import { Batch, BatchItem, BatchResult, History, HistoryQuery, LatestValue, ValuePathParams, ValuePush, WrittenValue } from "../schemas/value";
 import { usageOf } from "../invocation";
-import { loadCatalog } from "../serving/catalog";
+import { catalogRef, loadCatalog, resolveRefs } from "../serving/catalog";
 import { readOnline } from "../serving/online";
 import { readHistory } from "../storage/values";
 import { formatTimestamp, isExpired, nowMicros, parseTimestamp } from "../time";
@@ -78,13 +79,13 @@ export const valueRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
     }),
     async (c) => {
       const usage = usageOf(c.env);
-      const feature = await usage.phaseAsync("registry", () => getFeature(c.env.DB, c.req.valid("param").id));
+      const { row: feature, shared } = await usage.phaseAsync("registry", () => resolveRef(c.env.DB, c.req.valid("param").id));
       const row = usage.phase("validate", () => toRow(feature, c.req.valid("json")));
       if (typeof row === "string") throw new ApiError("INVALID_VALUE", row);
       await commitValues(c.env, [row], () => feature.featureGroup);
       // The value as it is served (a float keeps its fraction: 1.0).
       const value = servedJson(feature.valueType, JSON.parse(row.value));
-      const text = `{"feature_id":${JSON.stringify(feature.name)},"entity_id":${JSON.stringify(row.entityId)},"value":${value},"timestamp":"${formatTimestamp(row.ts)}"}`;
+      const text = `{"feature_id":${JSON.stringify(refOf(feature, shared))},"entity_id":${JSON.stringify(row.entityId)},"value":${value},"timestamp":"${formatTimestamp(row.ts)}"}`;
       // The body is the route's JSON schema, built as text; the typed c.json() cannot take text.
       return c.body(text, 200, { "content-type": "application/json" }) as never;
     },
@@ -99,13 +100,23 @@ export const valueRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       description: "Served from the KV online cache (header `X-FStore-Cache: hit`), falling back to D1 on a miss or when the cached vector was written in the last 5 seconds (`miss`), so a value just pushed reads back. 404 with code VALUE_NOT_FOUND when the entity has no value, VALUE_EXPIRED when its latest value is older than the feature's ttl. A float value always carries a fraction (`1.0`).",
       middleware: [requireScope("read")] as const,
       request: { params: ValuePathParams },
-      responses: { 200: jsonResponse(LatestValue, "The latest value"), 404: errors[404], ...authErrors },
+      responses: { 200: jsonResponse(LatestValue, "The latest value"), 400: errors[400], 404: errors[404], ...authErrors },
     }),
     async (c) => {
       const { id, entity_id: entityId } = c.req.valid("param");
       const usage = usageOf(c.env);
-      // The catalog (cached per isolate), or D1 for a feature registered elsewhere since it was loaded.
-      const feature = await usage.phaseAsync("registry", async () => (await loadCatalog(c.env.DB)).byName.get(id) ?? getFeature(c.env.DB, id));
+      // The catalog (cached per isolate), or D1 for a feature registered elsewhere since it was loaded
+      // (and for an ambiguous name: another group's feature of that name may have gone since).
+      const { feature, ref } = await usage.phaseAsync("registry", async () => {
+        const catalog = await loadCatalog(c.env.DB);
+        try {
+          const [row] = resolveRefs(catalog, [id]) as [FeatureRow];
+          return { feature: row, ref: catalogRef(catalog, row) };
+        } catch {
+          const { row, shared } = await resolveRef(c.env.DB, id);
+          return { feature: row, ref: refOf(row, shared) };
+        }
+      });
       // A vector written in the last seconds is checked against D1: a value just pushed reads back.
       const read = await readOnline(c.env, [feature], [entityId], (p) => c.executionCtx.waitUntil(p), "all");
       const cell = read.cells[0]?.[0]?.[feature.id];
@@ -119,7 +130,7 @@ export const valueRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       }
       c.header("X-FStore-Cache", read.fromD1 === 0 ? "hit" : "miss");
       // The value's JSON is spliced in as stored (floats keep their fraction: 1.0).
-      const text = `{"feature_id":${JSON.stringify(feature.name)},"entity_id":${JSON.stringify(entityId)},"value":${value},"timestamp":"${timestamp}"}`;
+      const text = `{"feature_id":${JSON.stringify(ref)},"entity_id":${JSON.stringify(entityId)},"value":${value},"timestamp":"${timestamp}"}`;
       // The body is the route's JSON schema, built as text; the typed c.json() cannot take text.
       return c.body(text, 200, { "content-type": "application/json" }) as never;
     },
@@ -136,13 +147,13 @@ export const valueRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       responses: { 200: jsonResponse(History, "Values in the range"), 400: errors[400], 404: errors[404], ...authErrors },
     }),
     async (c) => {
-      const feature = await getFeature(c.env.DB, c.req.valid("param").id);
+      const { row: feature, shared } = await resolveRef(c.env.DB, c.req.valid("param").id);
       const q = c.req.valid("query");
       const start = q.start === undefined ? undefined : (parseTimestamp(q.start) as bigint);
       const end = q.end === undefined ? undefined : (parseTimestamp(q.end) as bigint);
       if (start !== undefined && end !== undefined && start > end) throw new ApiError("VALIDATION_FAILED", "start must not be after end");
       const values = await readHistory(c.env.DB, feature.id, { entityId: q.entity_id, start, end, limit: q.limit });
-      return c.json({ feature_id: feature.name, values }, 200);
+      return c.json({ feature_id: refOf(feature, shared), values }, 200);
     },
   );
 

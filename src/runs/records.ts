@@ -33,7 +33,8 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 // drizzle's builder reads better than SQL text here, and these are small indexed reads.
 const columns = {
   id: runs.id,
-  featureName: features.name,
+  // The feature's ref (registry/refs.ts): its name while no other group has it, else group:name.
+  featureRef: sql<string>`CASE WHEN (SELECT count(*) FROM features AS same WHERE same.name = ${features.name}) > 1 THEN ${features.featureGroup} || ':' || ${features.name} ELSE ${features.name} END`,
   sourceType: features.sourceType,
   status: runs.status,
   trigger: runs.trigger,
@@ -53,7 +54,7 @@ type Row = Awaited<ReturnType<ReturnType<typeof select>["all"]>>[number];
 function toRecord(r: Row): RunRecord {
   return {
     id: r.id,
-    feature_id: r.featureName,
+    feature_id: r.featureRef,
     source_type: r.sourceType,
     status: r.status,
     trigger: r.trigger,

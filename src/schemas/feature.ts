@@ -3,6 +3,7 @@ import { z } from "@hono/zod-openapi";
 import { Cron } from "croner";
 import { parseDuration } from "../time";
 import { valueTypes } from "../value-types";
+import { FeatureRef } from "../registry/refs";
 import { Name } from "./common";
 
 const Duration = z.string().refine((s) => parseDuration(s) !== null, { message: "must be a duration like 30s, 5m, 1h or 1d" });
@@ -86,7 +87,8 @@ export const FeaturePatch = z.object(editableFields).strict().openapi("FeaturePa
 
 export const Feature = z
   .object({
-    id: z.string().openapi({ description: "The feature's name, used in every path" }),
+    id: z.string().openapi({ description: "The feature's reference (= ref), used in every path" }),
+    ref: z.string().openapi({ description: "What addresses the feature: its name while no other feature group has that name, else `group:name`", example: "customer_purchase_amount" }),
     name: z.string(),
     description: z.string().nullable(),
     entity_id: z.string(),
@@ -111,10 +113,16 @@ export const FeatureListQuery = z.object({
   entity: Name.optional().openapi({ description: "Entity type (the definition's entity_id)" }),
   source_type: z.enum(["push", "sql", "file", "stream"]).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z.string().max(128).optional().openapi({ description: "next_cursor from the previous page" }),
+  cursor: z.string().max(260).optional().openapi({ description: "next_cursor from the previous page" }),
 });
 
-export const FeatureIdParam = z.object({ id: Name.openapi({ param: { name: "id", in: "path" }, example: "customer_purchase_amount" }) });
+export const FeatureIdParam = z.object({
+  id: FeatureRef.openapi({
+    param: { name: "id", in: "path" },
+    description: "The feature's name, or `group:name` when several groups have that name (':' may be URL-encoded as %3A)",
+    example: "customer_purchase_amount",
+  }),
+});
 
 export type FeatureCreateInput = z.infer<typeof FeatureCreate>;
 export type FeaturePatchInput = z.infer<typeof FeaturePatch>;

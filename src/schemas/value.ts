@@ -1,6 +1,7 @@
 /** Request and response bodies of the values API (the guide's REST contract). */
 import { z } from "@hono/zod-openapi";
-import { EntityId, FeatureValue, Name, Timestamp } from "./common";
+import { FeatureRef } from "../registry/refs";
+import { EntityId, FeatureValue, Timestamp } from "./common";
 
 export const MAX_BATCH_ITEMS = 10_000;
 
@@ -12,7 +13,7 @@ export const ValuePush = z
   })
   .openapi("ValuePush");
 
-export const BatchItem = ValuePush.extend({ feature_id: Name.openapi({ example: "customer_purchase_amount" }) }).openapi("BatchItem");
+export const BatchItem = ValuePush.extend({ feature_id: FeatureRef.openapi({ description: "A feature name, or `group:name`", example: "customer_purchase_amount" }) }).openapi("BatchItem");
 
 export const Batch = z
   .array(BatchItem)
@@ -45,6 +46,6 @@ export const History = z
   .openapi("History");
 
 export const ValuePathParams = z.object({
-  id: Name.openapi({ param: { name: "id", in: "path" }, example: "customer_purchase_amount" }),
+  id: FeatureRef.openapi({ param: { name: "id", in: "path" }, description: "A feature name, or `group:name`", example: "customer_purchase_amount" }),
   entity_id: EntityId.openapi({ param: { name: "entity_id", in: "path" } }),
 });

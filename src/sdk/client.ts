@@ -66,7 +66,10 @@ export type FeatureDefinition = {
 export type SourceType = "push" | "sql" | "file" | "stream";
 
 export type Feature = {
+  /** The same as `ref`. */
   id: string;
+  /** What addresses the feature in calls: its name while no other feature group has it, else `group:name`. */
+  ref: string;
   name: string;
   description: string | null;
   entity_id: string;
@@ -370,7 +373,9 @@ export class FeatureStore {
       return await this.request<Feature>("POST", "/api/v1/features", definition);
     } catch (err) {
       if (!(err instanceof FStoreError && err.status === 409)) throw err;
-      const existing = await this.getFeature(definition.name).catch(() => null);
+      // Names are unique per feature group: the conflicting feature is this name in the definition's group (the server's defaults).
+      const ref = `${definition.feature_group ?? definition.entity_id ?? "entity"}:${definition.name}`;
+      const existing = await this.getFeature(ref).catch(() => null);
       if (!existing) throw err; // a conflict other than the name (e.g. the group's entity)
       const fix = `delete it first (store.deleteFeature('${definition.name}') or npx fstore features delete ${definition.name}) or choose another name`;
       for (const field of FIXED_FIELDS) {
@@ -390,7 +395,7 @@ export class FeatureStore {
       const changes = Object.fromEntries(
         Object.entries(definition).filter(([k, v]) => k !== "name" && !(FIXED_FIELDS as readonly string[]).includes(k) && v !== undefined && !sameValue(existing[k], v)),
       );
-      return Object.keys(changes).length > 0 ? this.updateFeature(definition.name, changes) : existing;
+      return Object.keys(changes).length > 0 ? this.updateFeature(ref, changes) : existing;
     }
   }
 

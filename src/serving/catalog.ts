@@ -8,11 +8,13 @@ import { asc } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { features, type FeatureRow } from "../db/schema";
 import { ApiError } from "../errors";
+import { refOf, resolveIndexed } from "../registry/refs";
 
 const CATALOG_TTL_MS = 10_000;
 
 export interface Catalog {
-  byName: Map<string, FeatureRow>;
+  /** Every feature of each name (a name is unique per group, not globally). */
+  byName: Map<string, FeatureRow[]>;
   byGroup: Map<string, FeatureRow[]>;
 }
 
@@ -27,7 +29,9 @@ export async function loadCatalog(db: D1Database): Promise<Catalog> {
   const rows = await drizzle(db).select().from(features).orderBy(asc(features.featureGroup), asc(features.name)).all();
   const catalog: Catalog = { byName: new Map(), byGroup: new Map() };
   for (const row of rows) {
-    catalog.byName.set(row.name, row);
+    const sameName = catalog.byName.get(row.name);
+    if (sameName) sameName.push(row);
+    else catalog.byName.set(row.name, [row]);
     const group = catalog.byGroup.get(row.featureGroup) ?? [];
     group.push(row);
     catalog.byGroup.set(row.featureGroup, group);
@@ -37,23 +41,16 @@ export async function loadCatalog(db: D1Database): Promise<Catalog> {
 }
 
 /**
- * Resolves feature references — `name` or `group:name` — in request order. Unknown references
- * are all reported together.
+ * Resolves feature references — `name` or `group:name` (registry/refs.ts) — in request order.
+ * Unknown references are all reported together (404); an ambiguous bare name is a 400.
  */
 export function resolveRefs(catalog: Catalog, refs: string[]): FeatureRow[] {
-  const found: FeatureRow[] = [];
-  const unknown: string[] = [];
-  for (const ref of refs) {
-    const colon = ref.indexOf(":");
-    const name = colon >= 0 ? ref.slice(colon + 1) : ref;
-    const row = catalog.byName.get(name);
-    if (row && (colon < 0 || row.featureGroup === ref.slice(0, colon))) found.push(row);
-    else unknown.push(ref);
-  }
-  if (unknown.length > 0) {
-    throw new ApiError("FEATURE_NOT_FOUND", `unknown feature${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`, { unknown });
-  }
-  return found;
+  return resolveIndexed(catalog.byName, refs);
+}
+
+/** The feature's `ref` as the catalog sees it: its name while unique, else `group:name`. */
+export function catalogRef(catalog: Catalog, row: FeatureRow): string {
+  return refOf(row, (catalog.byName.get(row.name)?.length ?? 0) > 1);
 }
 
 /** Each feature once, in first-asked order (`name` and `group:name` may name the same one). */

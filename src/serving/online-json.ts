@@ -62,10 +62,11 @@ function cellReader(read: OnlineRead, features: FeatureRow[], now: Micros) {
 
 /**
  * `POST /api/v1/online-features`: `{"features": [...], "results": [{"entity_id", "values",
- * "statuses", "event_timestamps"}, ...]}`, one result per requested entity, in request order.
+ * "statuses", "event_timestamps"}, ...]}`, one result per requested entity, in request order; each
+ * feature keyed by `refs` (its ref: the name while unique, else `group:name`).
  */
-export function onlineBody(read: OnlineRead, features: FeatureRow[], entityIds: string[], now: Micros): string {
-  const names = features.map((f) => JSON.stringify(f.name));
+export function onlineBody(read: OnlineRead, features: FeatureRow[], refs: string[], entityIds: string[], now: Micros): string {
+  const names = refs.map((r) => JSON.stringify(r));
   const cellAt = cellReader(read, features, now);
   const rows: string[] = [];
   for (let e = 0; e < entityIds.length; e++) {
@@ -85,28 +86,43 @@ export function onlineBody(read: OnlineRead, features: FeatureRow[], entityIds: 
   return `{"features":[${names.join(",")}],"results":[${rows.join(",")}]}`;
 }
 
+/** One online read and the features it was made for (feastBody). */
+export interface ReadSet {
+  read: OnlineRead;
+  features: FeatureRow[];
+}
+
 /**
- * Feast's `POST /get-online-features` answer, column-major: the join key's column first (its values
- * exactly as the request sent them: `keyJson`), then one column per feature.
+ * Feast's `POST /get-online-features` answer, column-major: the join keys' columns first (their
+ * values exactly as the request sent them: `keyJson`), then one column per feature, in the order of
+ * `columns` (each names a read set and a feature of it; several sets when the features have
+ * different join keys).
  */
-export function feastBody(read: OnlineRead, features: FeatureRow[], names: string[], joinKey: string, keyJson: string[], now: Micros): string {
-  const cellAt = cellReader(read, features, now);
-  const n = keyJson.length;
-  const columns: string[] = [
-    `{"values":[${keyJson.join(",")}],"statuses":[${new Array<string>(n).fill(PRESENT).join(",")}],"event_timestamps":[${new Array<string>(n).fill(EPOCH).join(",")}]}`,
-  ];
-  for (let f = 0; f < features.length; f++) {
+export function feastBody(
+  keys: { joinKey: string; keyJson: string[] }[],
+  sets: ReadSet[],
+  columns: { set: number; index: number }[],
+  names: string[],
+  now: Micros,
+): string {
+  const readers = sets.map((s) => cellReader(s.read, s.features, now));
+  const n = keys[0]?.keyJson.length ?? 0;
+  const present = new Array<string>(n).fill(PRESENT).join(",");
+  const epochs = new Array<string>(n).fill(EPOCH).join(",");
+  const out: string[] = keys.map((k) => `{"values":[${k.keyJson.join(",")}],"statuses":[${present}],"event_timestamps":[${epochs}]}`);
+  for (const { set, index } of columns) {
+    const cellAt = readers[set] as ReturnType<typeof cellReader>;
     let values = "";
     let statuses = "";
     let times = "";
     for (let e = 0; e < n; e++) {
-      const cell = cellAt(e, f);
+      const cell = cellAt(e, index);
       const sep = e === 0 ? "" : ",";
       values += `${sep}${cell.value}`;
       statuses += `${sep}${cell.status}`;
       times += `${sep}${cell.time ?? EPOCH}`;
     }
-    columns.push(`{"values":[${values}],"statuses":[${statuses}],"event_timestamps":[${times}]}`);
+    out.push(`{"values":[${values}],"statuses":[${statuses}],"event_timestamps":[${times}]}`);
   }
-  return `{"metadata":{"feature_names":${JSON.stringify([joinKey, ...names])}},"results":[${columns.join(",")}]}`;
+  return `{"metadata":{"feature_names":${JSON.stringify([...keys.map((k) => k.joinKey), ...names])}},"results":[${out.join(",")}]}`;
 }

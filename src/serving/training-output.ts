@@ -94,8 +94,7 @@ interface Encoder {
   end(): string | Promise<void>;
 }
 
-function jsonEncoder(features: FeatureRow[]): Encoder {
-  const names = features.map((f) => f.name);
+function jsonEncoder(features: FeatureRow[], names: string[]): Encoder {
   const keys = names.map((n) => `,${JSON.stringify(n)}:`);
   let first = true;
   return {
@@ -114,9 +113,9 @@ function jsonEncoder(features: FeatureRow[]): Encoder {
   };
 }
 
-function csvEncoder(features: FeatureRow[]): Encoder {
+function csvEncoder(features: FeatureRow[], names: string[]): Encoder {
   return {
-    start: () => `${["entity_id", "timestamp", ...features.map((f) => f.name)].map((n) => csvCell("text", n)).join(",")}\r\n`,
+    start: () => `${["entity_id", "timestamp", ...names].map((n) => csvCell("text", n)).join(",")}\r\n`,
     chunk: (chunk) =>
       chunk
         .map(({ row, values }) => `${csvCell("text", row.entityId)},${formatTimestamp(row.ts)}${features.map((f, j) => `,${csvCell(f.valueType, values[j])}`).join("")}\r\n`)
@@ -125,13 +124,13 @@ function csvEncoder(features: FeatureRow[]): Encoder {
   };
 }
 
-function parquetEncoder(features: FeatureRow[], emit: (bytes: Uint8Array) => void): Encoder {
+function parquetEncoder(features: FeatureRow[], names: string[], emit: (bytes: Uint8Array) => void): Encoder {
   const schema: SchemaElement[] = [
     { name: "root", num_children: 2 + features.length },
     { name: "entity_id", type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" }, repetition_type: "REQUIRED" },
     // Microseconds as they are (bigint): exact over 0001..9999, where a JS Date would not be.
     { name: "timestamp", type: "INT64", repetition_type: "REQUIRED", converted_type: "TIMESTAMP_MICROS", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MICROS" } },
-    ...features.flatMap((f) => parquetSchema(f.name, f.valueType)),
+    ...features.flatMap((f, j) => parquetSchema(names[j] as string, f.valueType)),
   ];
   const writer = new ParquetWriter({ writer: new FlushingWriter(emit), schema });
   return {
@@ -142,7 +141,7 @@ function parquetEncoder(features: FeatureRow[], emit: (bytes: Uint8Array) => voi
         columnData: [
           { name: "entity_id", data: chunk.map((c) => c.row.entityId) },
           { name: "timestamp", data: chunk.map((c) => c.row.ts) },
-          ...features.map((f, j) => ({ name: f.name, data: parquetColumn(f.valueType, chunk.map((c) => c.values[j] ?? null)) })),
+          ...features.map((f, j) => ({ name: names[j] as string, data: parquetColumn(f.valueType, chunk.map((c) => c.values[j] ?? null)) })),
         ],
       });
     },
@@ -152,8 +151,11 @@ function parquetEncoder(features: FeatureRow[], emit: (bytes: Uint8Array) => voi
   };
 }
 
-/** The training set as a byte stream that computes the next chunk only when the reader asks for it. */
-export function encodeTraining(format: TrainingFormat, features: FeatureRow[], chunks: AsyncIterable<Chunk>): ReadableStream<Uint8Array> {
+/**
+ * The training set as a byte stream that computes the next chunk only when the reader asks for it;
+ * `names` are the feature columns' names (the features' refs).
+ */
+export function encodeTraining(format: TrainingFormat, features: FeatureRow[], names: string[], chunks: AsyncIterable<Chunk>): ReadableStream<Uint8Array> {
   const iterator = chunks[Symbol.asyncIterator]();
   let enc: Encoder;
   const send = (controller: ReadableStreamDefaultController<Uint8Array>, out: string | void) => {
@@ -162,7 +164,7 @@ export function encodeTraining(format: TrainingFormat, features: FeatureRow[], c
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        enc = format === "json" ? jsonEncoder(features) : format === "csv" ? csvEncoder(features) : parquetEncoder(features, (b) => controller.enqueue(b));
+        enc = format === "json" ? jsonEncoder(features, names) : format === "csv" ? csvEncoder(features, names) : parquetEncoder(features, names, (b) => controller.enqueue(b));
         send(controller, enc.start());
       },
       async pull(controller) {

@@ -25,7 +25,8 @@ import { getRun, listRuns as listRunRecords, type RunRecord } from "../runs/reco
 import { hasRuns } from "../runs/sources";
 import { connectorToJson, getConnector, listConnectors, testConnector as testRegistryConnector } from "../registry/connectors";
 import { featureToJson, getFeature } from "../registry/features";
-import { groupFeatures, loadCatalog, resolveRefs } from "../serving/catalog";
+import { parseRef, refOf, resolveRef } from "../registry/refs";
+import { catalogRef, groupFeatures, loadCatalog, resolveRefs } from "../serving/catalog";
 import { checkEntityId } from "../ingest/rules";
 import { readOnline } from "../serving/online";
 import { onlineBody, type OnlineAnswer, type Status } from "../serving/online-json";
@@ -155,6 +156,8 @@ export interface FeatureFilter {
 
 export interface FeatureListRow {
   name: string;
+  /** What addresses it (links): the name while unique, else group:name. */
+  ref: string;
   description: string | null;
   group: string;
   entity: string;
@@ -182,6 +185,10 @@ export interface Paged<T> {
   next: string | null;
 }
 
+/** SQL for the ref of features row `f` (registry/refs.ts): its name while unique, else group:name. */
+const refSql = (f: string) =>
+  `CASE WHEN (SELECT count(*) FROM features AS same WHERE same.name = ${f}.name) > 1 THEN ${f}.feature_group || ':' || ${f}.name ELSE ${f}.name END`;
+
 const likePattern = (q: string) => `%${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 
 /** One page of the registry, ordered by name, each feature with its freshness and entity count. */
@@ -206,17 +213,26 @@ export async function listFeatures(env: Bindings, f: FeatureFilter): Promise<Pag
 
   const backwards = f.before !== undefined;
   const cursor = f.before ?? f.after;
-  const cursorSql = cursor === undefined ? "" : ` AND f.name ${backwards ? "<" : ">"} ${bind(cursor)}`;
+  // Cursors are group:name (names repeat across groups); a bare name continues after every feature of that name.
+  const parsedCursor = cursor === undefined ? undefined : parseRef(cursor);
+  const cmp = backwards ? "<" : ">";
+  const cursorSql =
+    parsedCursor === undefined
+      ? ""
+      : parsedCursor.group === null
+        ? ` AND f.name ${cmp} ${bind(parsedCursor.name)}`
+        : ` AND (f.name, f.feature_group) ${cmp} (${bind(parsedCursor.name)}, ${bind(parsedCursor.group)})`;
   const limitSql = bind(f.limit + 1);
   const pageSql = `SELECT p.*,
       (SELECT CAST(max(v.ts) AS TEXT) FROM feature_values v WHERE v.feature_id = p.id) AS newest,
       (SELECT count(*) FROM (SELECT 1 FROM feature_latest l WHERE l.feature_id = p.id LIMIT ${ENTITY_COUNT_CAP + 1})) AS entities
-    FROM (SELECT f.id, f.name, f.description, f.feature_group, f.entity_id, f.source_type, f.value_type, f.ttl_seconds,
+    FROM (SELECT f.id, f.name, ${refSql("f")} AS ref, f.description, f.feature_group, f.entity_id, f.source_type, f.value_type, f.ttl_seconds,
                  json_extract(f.source, '$.connector') AS connector
-            FROM features f WHERE ${filterSql}${cursorSql} ORDER BY f.name ${backwards ? "DESC" : "ASC"} LIMIT ${limitSql}) p
-    ORDER BY p.name`;
+            FROM features f WHERE ${filterSql}${cursorSql} ORDER BY f.name ${backwards ? "DESC" : "ASC"}, f.feature_group ${backwards ? "DESC" : "ASC"} LIMIT ${limitSql}) p
+    ORDER BY p.name, p.feature_group`;
   type Row = {
     name: string;
+    ref: string;
     description: string | null;
     feature_group: string;
     entity_id: string;
@@ -235,11 +251,13 @@ export async function listFeatures(env: Bindings, f: FeatureFilter): Promise<Pag
   const more = rows.length > f.limit;
   // The extra row that tells whether more follow is the last one in reading direction.
   if (more) rows = backwards ? rows.slice(1) : rows.slice(0, f.limit);
-  const first = rows[0]?.name ?? null;
-  const last = rows.at(-1)?.name ?? null;
+  const cursorOf = (r: Row | undefined) => (r ? `${r.feature_group}:${r.name}` : null);
+  const first = cursorOf(rows[0]);
+  const last = cursorOf(rows.at(-1));
   return {
     rows: rows.map((r) => ({
       name: r.name,
+      ref: r.ref,
       description: r.description,
       group: r.feature_group,
       entity: r.entity_id,
@@ -269,6 +287,8 @@ export async function countStreamFeatures(env: Bindings): Promise<number> {
 
 export interface FeatureDetail {
   name: string;
+  /** What addresses it (links, API paths): the name while unique, else group:name. */
+  ref: string;
   group: string;
   entity: string;
   valueType: ValueType;
@@ -285,7 +305,7 @@ export interface FeatureDetail {
   entities: number;
 }
 
-async function featureDetail(env: Bindings, row: FeatureRow): Promise<FeatureDetail> {
+async function featureDetail(env: Bindings, row: FeatureRow, shared: boolean): Promise<FeatureDetail> {
   const connectorName = typeof row.source.connector === "string" ? row.source.connector : null;
   let connector: FeatureDetail["connector"] = null;
   if (connectorName !== null) {
@@ -304,13 +324,14 @@ async function featureDetail(env: Bindings, row: FeatureRow): Promise<FeatureDet
   const schedule = ((scheduleRows?.results ?? []) as { next_run_at: number | null; failures: number; watermark: string | null; lease_until: number | null }[])[0];
   return {
     name: row.name,
+    ref: refOf(row, shared),
     group: row.featureGroup,
     entity: row.entityId,
     valueType: row.valueType,
     ttlSeconds: row.ttlSeconds,
     source: row.sourceType,
     description: row.description,
-    definition: featureToJson(row),
+    definition: featureToJson(row, shared),
     connector,
     schedule: schedule === undefined ? null : {
       nextRun: maybeMillis(schedule.next_run_at),
@@ -412,7 +433,7 @@ async function latestSample(
   // Ids stored before the entity-id limits existed cannot be KV keys: those are read from D1 alone.
   const servable = ids.filter((id) => checkEntityId(id) === null);
   const read = await readOnline(env, [feature], servable, waitUntil);
-  const answer = JSON.parse(onlineBody(read, [feature], servable, nowMicros())) as OnlineAnswer;
+  const answer = JSON.parse(onlineBody(read, [feature], [feature.name], servable, nowMicros())) as OnlineAnswer;
   const now = nowMicros();
   const legacy = new Map<string, LatestCell>();
   for (const id of ids.filter((id) => checkEntityId(id) !== null)) {
@@ -450,9 +471,9 @@ export interface FeaturePageOptions {
 
 /** Everything a feature's page shows, with the feature looked up once; FEATURE_NOT_FOUND when unknown. */
 export async function featurePage(env: Bindings, name: string, o: FeaturePageOptions, waitUntil: (p: Promise<unknown>) => void) {
-  const row = await getFeature(env.DB, name);
+  const { row, shared } = await resolveRef(env.DB, name);
   const [detail, history, hours, sample, runs] = await Promise.all([
-    featureDetail(env, row),
+    featureDetail(env, row, shared),
     entityHistory(env, row, o.entity, o.points),
     valuesPerHour(env, row, o.hours),
     latestSample(env, row, { after: o.sampleAfter, limit: o.sampleSize }, waitUntil),
@@ -477,7 +498,7 @@ export async function onlineFeatures(env: Bindings, request: OnlineLookup, waitU
   const catalog = await loadCatalog(env.DB);
   const features = request.features ? resolveRefs(catalog, request.features) : groupFeatures(catalog, request.feature_group as string);
   const read = await readOnline(env, features, request.entity_ids, waitUntil);
-  return JSON.parse(onlineBody(read, features, request.entity_ids, nowMicros())) as OnlineAnswer;
+  return JSON.parse(onlineBody(read, features, features.map((f) => catalogRef(catalog, f)), request.entity_ids, nowMicros())) as OnlineAnswer;
 }
 
 // --- runs --------------------------------------------------------------------------------------
@@ -535,7 +556,7 @@ type RunDbRow = {
 };
 
 /** Run columns plus file progress: counts only for data-lake runs (of file features). */
-const RUN_COLUMNS = `r.rowid AS rid, r.id, f.name AS feature, r.status, r.trigger, r.rows_read, r.rows_written, r.rows_unchanged, r.error,
+const RUN_COLUMNS = `r.rowid AS rid, r.id, ${refSql("f")} AS feature, r.status, r.trigger, r.rows_read, r.rows_written, r.rows_unchanged, r.error,
   r.created_at, r.started_at, r.finished_at,
   CASE WHEN f.source_type <> 'file' THEN NULL ELSE (SELECT count(*) FROM run_files rf WHERE rf.run_id = r.id) END AS files_total,
   CASE WHEN f.source_type <> 'file' THEN NULL ELSE (SELECT count(*) FROM run_files rf WHERE rf.run_id = r.id AND rf.status IN ('ingested', 'failed')) END AS files_done,
@@ -578,7 +599,12 @@ export async function listRuns(env: Bindings, f: RunFilter): Promise<Paged<RunRo
   };
   if (f.status) where.push(`r.status = ${bind(f.status)}`);
   if (f.trigger) where.push(`r.trigger = ${bind(f.trigger)}`);
-  if (f.feature) where.push(`f.name = ${bind(f.feature)}`);
+  if (f.feature) {
+    // A feature reference: group:name is one feature; a bare name, every feature of that name.
+    const ref = parseRef(f.feature);
+    where.push(`f.name = ${bind(ref.name)}`);
+    if (ref.group !== null) where.push(`f.feature_group = ${bind(ref.group)}`);
+  }
   const backwards = f.before !== undefined;
   const cursor = f.before ?? f.after;
   if (cursor !== undefined) {

@@ -180,8 +180,11 @@ class FeatureStore:
         except FStoreError as conflict:
             if conflict.status != 409:
                 raise
+            # Names are unique per feature group: the conflicting feature is this name in the
+            # definition's group (the server's defaults).
+            ref = f"{definition.get('feature_group') or definition.get('entity_id') or 'entity'}:{definition['name']}"
             try:
-                existing = self.get_feature(definition["name"])
+                existing = self.get_feature(ref)
             except FStoreError:
                 raise conflict from None  # a conflict other than the name (e.g. the group's entity)
             name = definition["name"]
@@ -197,7 +200,7 @@ class FeatureStore:
             changes = {k: v for k, v in definition.items()
                        if k != "name" and k not in FIXED_FIELDS and v is not None
                        and json.dumps(existing.get(k), sort_keys=True) != json.dumps(v, sort_keys=True)}
-            return self.update_feature(name, **changes) if changes else existing
+            return self.update_feature(ref, **changes) if changes else existing
 
     # --- values -------------------------------------------------------------------------------
 

@@ -18,7 +18,8 @@ def test_create_feature_with_another_entity_is_a_conflict_that_names_the_fix(sto
     name = unique("py_clash")
     store.create_feature(name=name, entity_id="customer")
     with pytest.raises(FStoreError) as caught:
-        store.create_feature(name=name, entity_id="product")
+        # Another entity in the same group (in another group the same name is another feature).
+        store.create_feature(name=name, entity_id="product", feature_group="customer")
     assert caught.value.code == "CONFLICT"
     assert "delete_feature" in caught.value.message and "entity_id 'customer'" in caught.value.message
 
@@ -34,3 +35,18 @@ def test_list_get_update_delete(store, unique):
     with pytest.raises(FStoreError) as gone:
         store.get_feature(names[0])
     assert gone.value.code == "FEATURE_NOT_FOUND"
+
+
+def test_same_name_in_two_groups_is_addressed_as_group_colon_name(store, unique):
+    name, a, b = unique("py_shared"), unique("py_drivers"), unique("py_shoppers")
+    store.create_feature(name=name, entity_id="driver_id", feature_group=a)
+    second = store.create_feature(name=name, entity_id="customer_id", feature_group=b)
+    assert second["ref"] == f"{b}:{name}"
+    # Creating it again is not a conflict, though the bare name is now ambiguous.
+    assert store.create_feature(name=name, entity_id="customer_id", feature_group=b, owner="growth").owner == "growth"
+    with pytest.raises(FStoreError) as ambiguous:
+        store.get_feature(name)
+    assert ambiguous.value.code == "AMBIGUOUS_FEATURE"
+    assert store.get_feature(f"{a}:{name}").entity_id == "driver_id"
+    store.send_feature_value(f"{b}:{name}", "c1", 0.5, "2024-01-01T00:00:00Z")
+    assert store.get_latest_value(f"{b}:{name}", "c1").value == 0.5

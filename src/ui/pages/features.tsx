@@ -25,8 +25,8 @@ const ListQuery = z.object({
   type: optional(z.enum(valueTypes)),
   connector: optional(Name),
   limit: pageSize(50, 200),
-  after: optional(z.string().max(128)),
-  before: optional(z.string().max(128)),
+  after: optional(z.string().max(260)),
+  before: optional(z.string().max(260)),
 });
 type ListParams = Partial<Record<keyof z.infer<typeof ListQuery>, string>>;
 
@@ -116,7 +116,7 @@ const FeatureTable: FC<{ rows: FeatureListRow[]; now: number }> = ({ rows, now }
       {rows.map((r) => (
         <tr>
           <td>
-            <a href={`/ui/features/${encodeURIComponent(r.name)}`}>{r.name}</a>
+            <a href={`/ui/features/${encodeURIComponent(r.ref)}`}>{r.ref}</a>
             {r.description ? <div class="muted small wrap">{clip(r.description, 100)}</div> : null}
           </td>
           <td>
@@ -310,12 +310,12 @@ export const featureRoutes = new Hono<UiEnv>()
     const numericPoints = chartable.filter((p): p is { ms: number; y: number; label: string } => p.y !== null);
     return render(
       c,
-      <Page title={f.name} section="features" viewer={viewer} csrf={csrf}>
+      <Page title={f.ref} section="features" viewer={viewer} csrf={csrf}>
         <div class="actions">
-          <h1>{f.name}</h1>
+          <h1>{f.ref}</h1>
           <Badge kind={f.source} />
           {f.materializable && can(viewer, "write") ? (
-            <form method="post" action={`/ui/features/${encodeURIComponent(f.name)}/materialize`}>
+            <form method="post" action={`/ui/features/${encodeURIComponent(f.ref)}/materialize`}>
               <Csrf token={csrf} />
               <button type="submit">Run now</button>
             </form>
@@ -337,7 +337,7 @@ export const featureRoutes = new Hono<UiEnv>()
           <div class="actions">
             <h2>Values over time{history.entity !== null ? <> for entity <span class="mono">{history.entity}</span></> : null}</h2>
           </div>
-          <form method="get" action={`/ui/features/${encodeURIComponent(f.name)}`} class="filters">
+          <form method="get" action={`/ui/features/${encodeURIComponent(f.ref)}`} class="filters">
             <label>
               Entity
               <input name="entity" value={query.entity ?? history.entity ?? ""} maxlength={256} required />
@@ -407,7 +407,7 @@ export const featureRoutes = new Hono<UiEnv>()
                 {sample.cells.map((cell) => (
                   <tr>
                     <td>
-                      <a href={`/ui/features/${encodeURIComponent(f.name)}?entity=${encodeURIComponent(cell.entity)}`} class="mono">
+                      <a href={`/ui/features/${encodeURIComponent(f.ref)}?entity=${encodeURIComponent(cell.entity)}`} class="mono">
                         {cell.entity}
                       </a>
                     </td>
@@ -422,8 +422,8 @@ export const featureRoutes = new Hono<UiEnv>()
             </table>
           )}
           <div class="pager">
-            {query.sample_after ? <a href={`/ui/features/${encodeURIComponent(f.name)}`}>← First entities</a> : null}
-            {sample.next !== null ? <a href={`/ui/features/${encodeURIComponent(f.name)}?sample_after=${encodeURIComponent(sample.next)}`}>Next entities →</a> : null}
+            {query.sample_after ? <a href={`/ui/features/${encodeURIComponent(f.ref)}`}>← First entities</a> : null}
+            {sample.next !== null ? <a href={`/ui/features/${encodeURIComponent(f.ref)}?sample_after=${encodeURIComponent(sample.next)}`}>Next entities →</a> : null}
             <span class="muted small">Read through the online path, as /api/v1/online-features answers (statuses apply the ttl).</span>
           </div>
         </div>
@@ -468,7 +468,7 @@ export const featureRoutes = new Hono<UiEnv>()
             </table>
           )}
           <div class="pager">
-            <a href={`/ui/runs?feature=${encodeURIComponent(f.name)}`}>All runs of {f.name} →</a>
+            <a href={`/ui/runs?feature=${encodeURIComponent(f.ref)}`}>All runs of {f.name} →</a>
           </div>
         </div>
       </Page>,

@@ -6,7 +6,7 @@
 import { z } from "@hono/zod-openapi";
 import { Hono } from "hono";
 import type { FC } from "hono/jsx";
-import { Name } from "../../schemas/common";
+import { FeatureRef } from "../../registry/refs";
 import { listRuns, RUN_CURSOR, runDetail, runsById, type RunRow, type Viewer } from "../data";
 import { bytes, duration, int } from "../format";
 import { signedIn, type UiEnv } from "../guard";
@@ -20,7 +20,7 @@ const RUN_ID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 const ListQuery = z.object({
   status: optional(z.enum(STATUSES)),
   trigger: optional(z.enum(TRIGGERS)),
-  feature: optional(Name),
+  feature: optional(FeatureRef),
   limit: pageSize(50, 200),
   after: optional(z.string().regex(RUN_CURSOR, "not a page cursor")),
   before: optional(z.string().regex(RUN_CURSOR, "not a page cursor")),
