@@ -175,7 +175,7 @@ async function applyMessage(env: Bindings, msg: EventsMessage, features: StreamF
         counts.duplicates++;
         // Recomputed again: the message may be retried because the values of its first delivery were not written.
         if ("error" in r) return;
-        if (s.tileMs === null) out.lastRows.push({ featureId: f.id, entityId: r.entity, ts: msToMicros(r.t), value: r.json });
+        if (s.aggregation === "last" || s.tileMs === null) out.lastRows.push({ featureId: f.id, entityId: r.entity, ts: msToMicros(r.t), value: r.json });
         else touch(touched, sf, r.entity, tileEndOf(r.t, s.tileMs));
         return;
       }
@@ -192,7 +192,8 @@ async function applyMessage(env: Bindings, msg: EventsMessage, features: StreamF
       counts.events++;
       watermark = watermark === null ? r.t : Math.max(watermark, r.t);
       lastEventTime = lastEventTime === null ? r.t : Math.max(lastEventTime, r.t);
-      if (s.tileMs === null || s.windowMs === null) {
+      // `last` needs no tiles: its value is the newest event's, written at its time (latest never goes back); with a window, ttl = window expires it.
+      if (s.aggregation === "last" || s.tileMs === null || s.windowMs === null) {
         out.lastRows.push({ featureId: f.id, entityId: r.entity, ts: msToMicros(r.t), value: r.json });
         return;
       }
@@ -266,21 +267,28 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Bindings)
         message.ack();
         continue;
       }
-      await applyMessage(env, msg, features, now, touched, out);
+      // What a message touched counts only once its transaction committed.
+      const mine: Touched = new Map();
+      const rows: Applied = { lastRows: [] };
+      await applyMessage(env, msg, features, now, mine, rows);
+      for (const { sf, entities } of mine.values()) for (const [entity, ends] of entities) for (const end of ends) touch(touched, sf, entity, end);
+      out.lastRows.push(...rows.lastRows);
       applied.push(message);
     } catch (err) {
       console.error(`events message ${message.id} (topic '${msg.topic}') failed, retrying: ${(err as Error).message}`);
       message.retry({ delaySeconds: backoffSeconds(message.attempts) });
     }
   }
-  try {
-    const rows = [...out.lastRows, ...(await recompute(env.DB, touched, now))];
-    const groups = new Map([...byTopic.values()].flat().map((sf) => [sf.feature.id, sf.feature.featureGroup]));
-    await commitValues(env, rows, (id) => groups.get(id) as string);
-    for (const m of applied) m.ack();
-  } catch (err) {
-    console.error(`writing the window values of ${applied.length} events messages failed, retrying them: ${(err as Error).message}`);
-    for (const m of applied) m.retry({ delaySeconds: backoffSeconds(m.attempts) });
+  if (applied.length > 0) {
+    try {
+      const rows = [...out.lastRows, ...(await recompute(env.DB, touched, now))];
+      const groups = new Map([...byTopic.values()].flat().map((sf) => [sf.feature.id, sf.feature.featureGroup]));
+      await commitValues(env, rows, (id) => groups.get(id) as string);
+      for (const m of applied) m.ack();
+    } catch (err) {
+      console.error(`writing the window values of ${applied.length} events messages failed, retrying them: ${(err as Error).message}`);
+      for (const m of applied) m.retry({ delaySeconds: backoffSeconds(m.attempts) });
+    }
   }
   try {
     await advanceClock(env, Date.now(), CLOCK_PER_BATCH);
