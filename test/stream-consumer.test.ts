@@ -67,16 +67,18 @@ describe("events consumer", () => {
         { key: "p", value: { n: "lots" }, ts: t },
         { key: "p", value: { other: 1 }, ts: t },
         { key: "p", value: { n: "4" }, ts: t },
+        // Hours ahead of the clock: would push the watermark so far that every later event is late.
+        { key: "p", value: { n: 100 }, ts: Date.now() + 3 * 3_600_000 },
       ],
     ]);
     expect(result.explicitAcks).toEqual(ids);
     expect(result.retryMessages).toEqual([]);
-    expect(await stats("poison_sum")).toMatchObject({ events: 2, rejected: 3 });
+    expect(await stats("poison_sum")).toMatchObject({ events: 2, rejected: 4, last_event_time: new Date(t).toISOString() });
     expect(await history("poison_sum", "p")).toContainEqual([iso(Date.UTC(2026, 0, 2, 0, 1)), 5]);
     const { dead_letters: letters } = await callJson("GET", "/api/v1/dead-letters?queue=fstore-events", 200);
     const mine = letters.find((d: { body: { feature?: string } }) => d.body.feature === "poison_sum");
-    expect(mine.body.events).toHaveLength(3);
-    expect(mine.body.rejected.join(" | ")).toMatch(/no key.*\|.*value.*'lots'.*\|.*no 'n'/);
+    expect(mine.body.events).toHaveLength(4);
+    expect(mine.body.rejected.join(" | ")).toMatch(/no key.*\|.*value.*'lots'.*\|.*no 'n'.*\|.*ahead of the Worker's clock/);
   });
 
   it("counts events older than the watermark minus allowed_lateness as late, applies none of them, and dead-letters them when asked", async () => {
@@ -93,6 +95,17 @@ describe("events consumer", () => {
     const { dead_letters: letters } = await callJson("GET", "/api/v1/dead-letters?queue=fstore-events", 200);
     const late = letters.find((d: { body: { feature?: string; late?: boolean } }) => d.body.feature === "late_count" && d.body.late);
     expect(late.body.events.map((e: Ev) => e.id)).toEqual(["l3"]);
+  });
+
+  it("starts a feature's windows again when a change of definition changes what its tiles hold", async () => {
+    await registerFeature({ name: "reset_sum", topic: "reset_t", value_field: "n", window_size: "10m", slide: "1m", aggregation: "sum" });
+    await deliver("reset_t", [[{ key: "r", value: { n: 7 }, ts: Date.UTC(2026, 0, 5) }]]);
+    const tiles = async () => (await env.DB.prepare("SELECT count(*) AS n FROM stream_tiles t JOIN features f ON f.id = t.feature_id WHERE f.name = 'reset_sum'").first<{ n: number }>())?.n;
+    expect(await tiles()).toBe(1);
+    await callJson("PATCH", "/api/v1/features/reset_sum", 200, { body: { aggregation: "max" } }); // same tiles serve max
+    expect(await tiles()).toBe(1);
+    await callJson("PATCH", "/api/v1/features/reset_sum", 200, { body: { slide: "2m" } });
+    expect(await tiles()).toBe(0);
   });
 
   it("retries a message with backoff when D1 fails, and dead-letters a malformed one", async () => {

@@ -35,6 +35,11 @@ import { loadTiles, windowRow } from "./values";
 import { boundariesOfEvent, isLate, tileEndOf, type Tile } from "./windows";
 
 const backoffSeconds = (attempts: number) => Math.min(300, 2 ** attempts * 5);
+/**
+ * How far ahead of the Worker's clock an event time may be. One event from a producer whose clock
+ * is years off would otherwise move the watermark so far that every later event is late.
+ */
+export const MAX_FUTURE_MS = 3_600_000;
 /** Clock entries a consumer invocation advances after its messages (the cron does the rest). */
 const CLOCK_PER_BATCH = 200;
 
@@ -179,9 +184,9 @@ async function applyMessage(env: Bindings, msg: EventsMessage, features: StreamF
         else touch(touched, sf, r.entity, tileEndOf(r.t, s.tileMs));
         return;
       }
-      if ("error" in r) {
+      if ("error" in r || r.t > now + MAX_FUTURE_MS) {
         counts.rejected++;
-        rejected.push({ event: e, reason: r.error });
+        rejected.push({ event: e, reason: "error" in r ? r.error : `event time ${new Date(r.t).toISOString()} is more than an hour ahead of the Worker's clock` });
         return;
       }
       if (isLate(r.t, watermark, s.allowedLatenessMs)) {
