@@ -57,6 +57,20 @@ describe("events consumer", () => {
     expect(await history("once_sum", "e")).toContainEqual([iso(Date.UTC(2026, 0, 1, 0, 1)), 25]);
   });
 
+  it("puts window values in point-in-time training sets: the value of the last boundary at or before each row, never a later event", async () => {
+    await registerFeature({ name: "pit_sum", entity_id: "user", topic: "pit_t", value_field: "n", window_size: "2m", slide: "1m", aggregation: "sum" });
+    const b0 = Date.UTC(2026, 0, 6);
+    await deliver("pit_t", [[
+      { key: "u", value: { n: 1 }, ts: b0 + 10_000, id: "p1" },
+      { key: "u", value: { n: 2 }, ts: b0 + 70_000, id: "p2" },
+    ]]);
+    const rows = [50_000, 60_000, 65_000, 119_000, 120_000, 185_000, 240_000].map((ms) => ({ entity_id: "u", timestamp: new Date(b0 + ms).toISOString() }));
+    const body = await callJson("POST", "/api/v1/historical-features", 200, { body: { features: ["pit_sum"], entity_rows: rows } });
+    // 00:00:50: no boundary yet. 00:01:00: the first event. 00:01:05: still the 00:01 window (the
+    // 00:01:10 event is not seen before its boundary). 00:02:00: both. 00:03:05: only the second. 00:04: none.
+    expect(body.rows.map((r: { pit_sum: number | null }) => r.pit_sum)).toEqual([null, 1, 1, 1, 3, 2, 0]);
+  });
+
   it("rejects poison events (no entity, not a number) into dead letters and applies the rest of the message", async () => {
     await registerFeature({ name: "poison_sum", topic: "poison_t", value_field: "n", window_size: "5m", aggregation: "sum" });
     const t = Date.UTC(2026, 0, 2, 0, 0, 10);

@@ -4,8 +4,9 @@
  * scopes, limits), GET /api/v1/streams (no secrets), stream feature definitions (clear 400s) and
  * the kafka / pulsar connectors (secrets hidden, a real TCP connection test).
  */
-import { env } from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import worker from "../src/index";
 import { call, callJson, createKey, registerFeature } from "./helpers";
 
 const post = (topic: string, body: unknown, key?: string) => call("POST", `/api/v1/streams/${encodeURIComponent(topic)}/events`, { body, key });
@@ -111,6 +112,42 @@ describe("POST /api/v1/streams/{topic}/events", () => {
     const res = await post("ev_many_topic", ok);
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ accepted: 5000 });
+  });
+
+  it("enqueues within Queues' limits: each message at most 128 KB, each sendBatch at most 100 messages and 256 KB", async () => {
+    await registerFeature({ name: "ev_big", topic: "ev_big_topic", value_type: "string", value_field: "s" });
+    const sends: { messages: number; bytes: number; largest: number; events: number }[] = [];
+    const encoder = new TextEncoder();
+    const events = new Proxy(env.EVENTS, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop);
+        if (prop !== "sendBatch") return typeof v === "function" ? v.bind(target) : v;
+        return (batch: MessageSendRequest<{ events: unknown[] }>[], options?: QueueSendBatchOptions) => {
+          const sizes = batch.map((m) => encoder.encode(JSON.stringify(m.body)).byteLength);
+          sends.push({ messages: batch.length, bytes: sizes.reduce((a, b) => a + b, 0), largest: Math.max(...sizes), events: batch.reduce((n, m) => n + m.body.events.length, 0) });
+          return target.sendBatch(batch, options);
+        };
+      },
+    });
+    const body = [
+      ...Array.from({ length: 3000 }, (_, i) => ({ key: `k${i}`, value: { s: "x".repeat(900) }, id: `big/${i}` })),
+      { key: "huge", value: { s: "y".repeat(110 * 1024) }, id: "big/huge" },
+    ];
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request("http://fstore.test/api/v1/streams/ev_big_topic/events", { method: "POST", headers: { authorization: `Bearer ${env.FSTORE_ADMIN_KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) }),
+      { ...env, EVENTS: events },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(202);
+    expect(sends.length).toBeGreaterThan(1);
+    for (const s of sends) {
+      expect(s.messages).toBeLessThanOrEqual(100);
+      expect(s.bytes).toBeLessThanOrEqual(256 * 1024);
+      expect(s.largest).toBeLessThanOrEqual(128 * 1024);
+    }
+    expect(sends.reduce((n, s) => n + s.events, 0)).toBe(3001);
   });
 
   it("needs the write scope", async () => {
