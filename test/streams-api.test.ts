@@ -259,6 +259,22 @@ describe("kafka and pulsar connectors", () => {
     const web = await callJson("POST", "/api/v1/connectors/p_web/test", 200);
     expect(web.ok).toBe(false);
     expect(JSON.stringify(web)).not.toContain("tok-secret");
+    // A web service that answers: the namespace's topics are listed with the token.
+    await callJson("POST", "/api/v1/connectors", 201, {
+      body: { name: "p_admin", type: "pulsar", config: { service_url: `pulsar://127.0.0.1:${listening}`, subscription_name: "s", web_service_url: env.TEST_REDIRECT_RECORDER, token: "admin-tok", namespace: "feat" } },
+    });
+    const admin = await callJson("POST", "/api/v1/connectors/p_admin/test", 200);
+    expect(admin).toMatchObject({ ok: true });
+    expect(admin.message).toContain("listed the topics of public/feat with the token");
+    const seen = (await (await fetch(`${env.TEST_REDIRECT_RECORDER}/seen`)).json()) as { url: string; headers: Record<string, string> }[];
+    expect(seen.filter((r) => r.url === "/admin/v2/persistent/public/feat").map((r) => r.headers.authorization)).toEqual(["Bearer admin-tok"]);
+    // A web service that redirects elsewhere: not followed (the token stays), a failed test.
+    await callJson("POST", "/api/v1/connectors", 201, {
+      body: { name: "p_redirect", type: "pulsar", config: { service_url: `pulsar://127.0.0.1:${listening}`, subscription_name: "s", web_service_url: env.TEST_HOSTILE_STORE, token: "redirect-tok", namespace: "moved" } },
+    });
+    expect(await callJson("POST", "/api/v1/connectors/p_redirect/test", 200)).toMatchObject({ ok: false, message: expect.stringContaining("HTTP 307") });
+    const after = (await (await fetch(`${env.TEST_REDIRECT_RECORDER}/seen`)).json()) as { url: string }[];
+    expect(after.some((r) => r.url.includes("/moved"))).toBe(false);
     await callJson("POST", "/api/v1/connectors", 201, { body: { name: "p_refused", type: "pulsar", config: { service_url: "pulsar://127.0.0.1:1", subscription_name: "s" } } });
     expect(await callJson("POST", "/api/v1/connectors/p_refused/test", 200)).toMatchObject({ ok: false, kind: "refused" });
   });
