@@ -6,7 +6,7 @@ import { ApiError } from "../errors";
 import { forgetCatalog } from "../serving/catalog";
 import { sourceFieldNames, type FeatureCreateInput, type FeaturePatchInput } from "../schemas/feature";
 import { parseRef, refOf, resolveRef, sharedNames } from "./refs";
-import { checkSource, sourceTypeOf } from "./sources";
+import { checkSource, sourceTypeOf, streamSourceOf } from "./sources";
 
 type SourceInput = Partial<Pick<FeatureCreateInput, (typeof sourceFieldNames)[number]>>;
 
@@ -40,6 +40,16 @@ export function featureToJson(row: FeatureRow, shared: boolean) {
   };
 }
 
+/**
+ * A windowed `last` stream feature reads as expired once its event is older than the window: its
+ * ttl defaults to the window (docs/streaming.md#the-clock).
+ */
+function windowedLastTtl(source: Record<string, unknown>, valueType: FeatureRow["valueType"]): number | null {
+  if (sourceTypeOf(source) !== "stream") return null;
+  const stream = streamSourceOf(source, valueType);
+  return !Array.isArray(stream) && stream.aggregation === "last" && stream.windowMs !== null ? stream.windowMs / 1000 : null;
+}
+
 /** Registers a feature; a name another group holds is fine, the same name twice in one group is a 409. */
 export async function createFeature(d1: D1Database, input: FeatureCreateInput): Promise<FeatureRow> {
   const db = drizzle(d1);
@@ -53,7 +63,8 @@ export async function createFeature(d1: D1Database, input: FeatureCreateInput): 
     );
   }
   const source = pickSource(input);
-  await checkSource(d1, source);
+  await checkSource(d1, source, input.value_type);
+  const ttl = input.ttl ?? windowedLastTtl(source, input.value_type);
   const now = Date.now();
   const [row] = await db
     .insert(features)
@@ -63,7 +74,7 @@ export async function createFeature(d1: D1Database, input: FeatureCreateInput): 
       entityId: input.entity_id,
       featureGroup: group,
       valueType: input.value_type,
-      ttlSeconds: input.ttl ?? null,
+      ttlSeconds: ttl,
       tags: input.tags ?? {},
       owner: input.owner ?? null,
       sourceType: sourceTypeOf(source),
@@ -139,7 +150,7 @@ function cursorAfter(cursor: string | undefined) {
 
 export async function updateFeature(d1: D1Database, current: FeatureRow, patch: FeaturePatchInput): Promise<FeatureRow> {
   const source = { ...current.source, ...pickSource(patch) };
-  await checkSource(d1, source);
+  await checkSource(d1, source, current.valueType);
   const [row] = await drizzle(d1)
     .update(features)
     .set({
@@ -154,8 +165,22 @@ export async function updateFeature(d1: D1Database, current: FeatureRow, patch: 
     .where(eq(features.id, current.id))
     .returning();
   if (!row) throw new ApiError("FEATURE_NOT_FOUND", `feature '${current.name}' not found`);
+  if (readsStreamDifferently(current, row)) {
+    // Tiles hold what the old definition read, cut as it cut time: its windows start again empty.
+    await d1.batch(["stream_tiles", "stream_clock"].map((table) => d1.prepare(`DELETE FROM ${table} WHERE feature_id = ?1`).bind(row.id)));
+  }
   forgetCatalog();
   return row;
+}
+
+/** Whether a change of definition changes what a stream feature's window tiles hold. */
+function readsStreamDifferently(before: FeatureRow, after: FeatureRow): boolean {
+  if (before.sourceType !== "stream") return false;
+  const a = streamSourceOf(before.source, before.valueType);
+  const b = after.sourceType === "stream" ? streamSourceOf(after.source, after.valueType) : null;
+  if (Array.isArray(a) || b === null || Array.isArray(b)) return true;
+  const keys = ["topic", "valueField", "entityField", "timestampField", "windowMs", "tileMs"] as const;
+  return keys.some((k) => a[k] !== b[k]);
 }
 
 /** Deletes the definition; its history and latest values go with it (ON DELETE CASCADE). */

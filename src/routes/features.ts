@@ -6,6 +6,7 @@ import { createFeature, deleteFeature, featureJson, featuresJson, featureToJson,
 import { resolveRef } from "../registry/refs";
 import { authErrors, errors, jsonBody, jsonResponse } from "../schemas/common";
 import { Feature, FeatureCreate, FeatureIdParam, FeatureList, FeatureListQuery, FeaturePatch, sourceFieldNames } from "../schemas/feature";
+import { streamStatsOf } from "../streams/registry";
 import { errorHook } from "../validation";
 
 const tags = ["features"];
@@ -63,7 +64,9 @@ export const featureRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
     }),
     async (c) => {
       const { row, shared } = await resolveRef(c.env.DB, c.req.valid("param").id);
-      return c.json(featureToJson(row, shared), 200);
+      // A stream feature also says how its stream is going (the counters of GET /api/v1/streams).
+      const stats = row.sourceType === "stream" ? { stream_stats: await streamStatsOf(c.env.DB, row.id) } : {};
+      return c.json({ ...featureToJson(row, shared), ...stats }, 200);
     },
   )
   .openapi(

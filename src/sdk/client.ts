@@ -58,9 +58,20 @@ export type FeatureDefinition = {
   timestamp_column?: string;
   batch_config?: { path: string; schedule?: string };
   topic?: string;
+  stream_config?: StreamFields & { topic: string };
+} & StreamFields;
+
+/** A stream feature's fields, top level or under `stream_config` (docs/streaming.md). */
+export type StreamFields = {
   value_field?: string;
   window_size?: string;
-  stream_config?: { topic: string; value_field?: string; window_size?: string };
+  entity_field?: string;
+  timestamp_field?: string;
+  aggregation?: "last" | "count" | "sum" | "avg" | "min" | "max";
+  window?: "sliding" | "tumbling";
+  slide?: string;
+  allowed_lateness?: string;
+  dead_letter_late?: boolean;
 };
 
 export type SourceType = "push" | "sql" | "file" | "stream";
