@@ -214,4 +214,22 @@ describe("events consumer", () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("VALUE_EXPIRED");
     expect(await env.DB.prepare("SELECT count(*) AS n FROM stream_clock c JOIN features f ON f.id = c.feature_id WHERE f.name = 'clock_count'").first<{ n: number }>()).toEqual({ n: 0 });
   });
+
+  it("counts the events applied in the last whole minute (the dashboard's events/s), not older ones", async () => {
+    await registerFeature({ name: "rate_last", topic: "rate_t", value_field: "n" });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const t0 = Date.UTC(2032, 0, 1, 0, 0, 10);
+    vi.setSystemTime(t0);
+    await deliver("rate_t", [[1, 2, 3].map((n) => ({ key: "e", value: { n }, ts: t0, id: `r${n}` }))]);
+    expect((await stats("rate_last")).events_last_minute).toBe(0); // the minute is not over
+    vi.setSystemTime(t0 + 60_000);
+    expect((await stats("rate_last")).events_last_minute).toBe(3);
+    await deliver("rate_t", [[4, 5].map((n) => ({ key: "e", value: { n }, ts: t0 + 60_000, id: `r${n}` }))]);
+    expect((await stats("rate_last")).events_last_minute).toBe(3);
+    vi.setSystemTime(t0 + 120_000);
+    expect((await stats("rate_last")).events_last_minute).toBe(2);
+    vi.setSystemTime(t0 + 240_000);
+    expect((await stats("rate_last")).events_last_minute).toBe(0);
+    expect((await stats("rate_last")).events).toBe(5);
+  });
 });

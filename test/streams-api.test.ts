@@ -19,7 +19,7 @@ describe("stream feature definitions", () => {
     expect(b).toMatchObject({ source_type: "stream", stream_config: { topic: "def_customer_events", value_field: "action" }, ttl: null });
     const c = await registerFeature({ name: "def_sum", topic: "def_t", value_field: "amount", window_size: "10m", aggregation: "sum", slide: "1m", allowed_lateness: "30s", dead_letter_late: true });
     expect(c).toMatchObject({ aggregation: "sum", slide: "1m" });
-    expect((await callJson("GET", "/api/v1/features/def_sum", 200)).stream_stats).toEqual({ events: 0, late_events: 0, duplicates: 0, rejected: 0, last_event_time: null, last_applied_at: null });
+    expect((await callJson("GET", "/api/v1/features/def_sum", 200)).stream_stats).toEqual({ events: 0, late_events: 0, duplicates: 0, rejected: 0, last_event_time: null, last_applied_at: null, events_last_minute: 0 });
   });
 
   const bad: [string, Record<string, unknown>, string, RegExp][] = [
@@ -183,7 +183,7 @@ describe("GET /api/v1/streams", () => {
         topic: "ls_topic",
         connector: null,
         features: ["ls_http"],
-        stats: { events: 0, late_events: 0, duplicates: 0, rejected: 0, last_event_time: null, last_applied_at: null },
+        stats: { events: 0, late_events: 0, duplicates: 0, rejected: 0, last_event_time: null, last_applied_at: null, events_last_minute: 0 },
       },
       {
         topic: "ls_topic",
@@ -194,7 +194,7 @@ describe("GET /api/v1/streams", () => {
           secret_fields: ["sasl_password"],
         },
         features: ["ls_a", "ls_b"],
-        stats: { events: 0, late_events: 0, duplicates: 0, rejected: 0, last_event_time: null, last_applied_at: null },
+        stats: { events: 0, late_events: 0, duplicates: 0, rejected: 0, last_event_time: null, last_applied_at: null, events_last_minute: 0 },
       },
     ]);
   });

@@ -4,7 +4,9 @@
  * API), runs with per-file results, connectors without their secrets, keys shown once. Hostile
  * text is escaped wherever it appears, and bad input gets a clear error and changes nothing.
  */
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import worker from "../src/index";
 import { ADMIN_KEY, call, callJson, registerFeature } from "./helpers";
 import { CORRUPT_BAD } from "./lake-fixtures";
 import { s3Config } from "./lake-helpers";
@@ -312,11 +314,27 @@ describe("keys", () => {
 });
 
 describe("streams", () => {
-  it("says streaming is not configured instead of showing figures", async () => {
-    await registerFeature({ name: "page_clicks_5m", entity_id: "user", topic: "user_events", value_field: "clicks", window_size: "5m" });
+  it("lists each stream feature with what it reads and its counters, from the events the consumer applied", async () => {
+    await registerFeature({ name: "page_clicks_5m", entity_id: "user", topic: "ui_user_events", value_field: "clicks", window_size: "5m", aggregation: "sum" });
+    const now = Date.now();
+    const events = [1, 2, 3].map((n) => ({ key: "u1", value: { clicks: n }, timestamp: now - 1000, id: `ui-${n}` }));
+    const batch = createMessageBatch("fstore-events", [{ id: "ui-m1", timestamp: new Date(), attempts: 1, body: { type: "events", topic: "ui_user_events", arrived: now, events } }]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    await getQueueResult(batch, ctx);
     const page = await getPage("/ui/streams", cookie);
-    expect(page.html).toContain("Streaming is not configured");
-    expect(page.html).toMatch(/\d+ stream feature definitions/);
+    expect(page.status).toBe(200);
+    const row = page.html.slice(page.html.indexOf("page_clicks_5m"));
+    expect(row).toContain("ui_user_events");
+    expect(row).toContain("HTTP only");
+    expect(row).toContain("sum over 5m (sliding, every 1m)");
+    expect(row).toMatch(/<td class="num">3<\/td>/);
+  });
+
+  it("says so when no stream feature is registered", async () => {
+    await env.DB.prepare("DELETE FROM features WHERE source_type = 'stream'").run();
+    const page = await getPage("/ui/streams", cookie);
+    expect(page.html).toContain("No stream features are registered.");
   });
 });
 

@@ -324,6 +324,10 @@ export const streamStats = sqliteTable("stream_stats", {
   rejected: integer("rejected").notNull().default(0),
   lastEventTime: integer("last_event_time"),
   lastAppliedAt: integer("last_applied_at"),
+  /** Start (ms) of the minute `minute_events` counts applied events in; `prev_minute_events` is the minute before. */
+  minuteStart: integer("minute_start").notNull().default(0),
+  minuteEvents: integer("minute_events").notNull().default(0),
+  prevMinuteEvents: integer("prev_minute_events").notNull().default(0),
 });
 
 /**

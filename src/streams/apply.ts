@@ -107,9 +107,17 @@ const TILE_UPSERT = `INSERT INTO stream_tiles (feature_id, entity_id, tile_end, 
     max = CASE WHEN excluded.max IS NULL THEN stream_tiles.max WHEN stream_tiles.max IS NULL THEN excluded.max ELSE max(stream_tiles.max, excluded.max) END`;
 
 const laterOf = (col: string) => `CASE WHEN excluded.${col} IS NULL THEN stream_stats.${col} WHEN stream_stats.${col} IS NULL THEN excluded.${col} ELSE max(stream_stats.${col}, excluded.${col}) END`;
-const STATS_UPSERT = `INSERT INTO stream_stats (feature_id, watermark, events, late_events, duplicates, rejected, last_event_time, last_applied_at)
-  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+// The rate: events applied in the current minute (minute_start) and in the one before it, so the
+// events of the last whole minute can be read without a time series (SQLite evaluates every SET
+// expression against the row as it was, so the CASEs read the old minute).
+const sameMinute = "excluded.minute_start <= stream_stats.minute_start";
+const STATS_UPSERT = `INSERT INTO stream_stats (feature_id, watermark, events, late_events, duplicates, rejected, last_event_time, last_applied_at, minute_start, minute_events, prev_minute_events)
+  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?3, 0)
   ON CONFLICT (feature_id) DO UPDATE SET
+    minute_start = max(stream_stats.minute_start, excluded.minute_start),
+    minute_events = CASE WHEN ${sameMinute} THEN stream_stats.minute_events + excluded.minute_events ELSE excluded.minute_events END,
+    prev_minute_events = CASE WHEN ${sameMinute} THEN stream_stats.prev_minute_events
+      WHEN stream_stats.minute_start = excluded.minute_start - 60000 THEN stream_stats.minute_events ELSE 0 END,
     watermark = ${laterOf("watermark")},
     events = stream_stats.events + excluded.events,
     late_events = stream_stats.late_events + excluded.late_events,
@@ -218,7 +226,7 @@ async function applyMessage(env: Bindings, msg: EventsMessage, features: StreamF
     if (tileRows.length > 0) statements.push(db.prepare(TILE_UPSERT).bind(f.id, JSON.stringify(tileRows), msg.topic, claim));
     if (clock.size > 0) statements.push(db.prepare(CLOCK_UPSERT).bind(f.id, JSON.stringify([...clock])));
     statements.push(
-      db.prepare(STATS_UPSERT).bind(f.id, watermark, counts.events, counts.late, counts.duplicates, counts.rejected, lastEventTime, counts.events > 0 ? now : null),
+      db.prepare(STATS_UPSERT).bind(f.id, watermark, counts.events, counts.late, counts.duplicates, counts.rejected, lastEventTime, counts.events > 0 ? now : null, now - (now % 60_000)),
     );
   }
   await db.batch(statements);

@@ -45,6 +45,8 @@ export interface StreamStatsJson {
   rejected: number;
   last_event_time: string | null;
   last_applied_at: string | null;
+  /** Events applied in the last whole minute (the rate: divide by 60 for events/s). */
+  events_last_minute: number;
 }
 
 interface StatsRow {
@@ -55,31 +57,54 @@ interface StatsRow {
   rejected: number;
   last_event_time: number | null;
   last_applied_at: number | null;
+  minute_start: number;
+  minute_events: number;
+  prev_minute_events: number;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-const emptyStats = (): StatsRow => ({ feature_id: 0, events: 0, late_events: 0, duplicates: 0, rejected: 0, last_event_time: null, last_applied_at: null });
-const toJson = (s: StatsRow): StreamStatsJson => ({
+const emptyStats = (): StatsRow => ({
+  feature_id: 0,
+  events: 0,
+  late_events: 0,
+  duplicates: 0,
+  rejected: 0,
+  last_event_time: null,
+  last_applied_at: null,
+  minute_start: 0,
+  minute_events: 0,
+  prev_minute_events: 0,
+});
+
+/** Events applied in the last whole minute before `now`, from the two minute counters. */
+function lastMinute(s: StatsRow, now: number): number {
+  const current = now - (now % 60_000);
+  if (s.minute_start === current) return s.prev_minute_events;
+  return s.minute_start === current - 60_000 ? s.minute_events : 0;
+}
+
+const toJson = (s: StatsRow, now: number): StreamStatsJson => ({
   events: s.events,
   late_events: s.late_events,
   duplicates: s.duplicates,
   rejected: s.rejected,
   last_event_time: iso(s.last_event_time),
   last_applied_at: iso(s.last_applied_at),
+  events_last_minute: lastMinute(s, now),
 });
 
 async function statsRows(db: D1Database): Promise<Map<number, StatsRow>> {
-  const { results } = await db.prepare("SELECT feature_id, events, late_events, duplicates, rejected, last_event_time, last_applied_at FROM stream_stats").all<StatsRow>();
+  const { results } = await db.prepare("SELECT feature_id, events, late_events, duplicates, rejected, last_event_time, last_applied_at, minute_start, minute_events, prev_minute_events FROM stream_stats").all<StatsRow>();
   return new Map(results.map((r) => [r.feature_id, r]));
 }
 
 /** One feature's counters (all zero before its first event). */
 export async function streamStatsOf(db: D1Database, featureId: number): Promise<StreamStatsJson> {
   const row = await db
-    .prepare("SELECT feature_id, events, late_events, duplicates, rejected, last_event_time, last_applied_at FROM stream_stats WHERE feature_id = ?1")
+    .prepare("SELECT feature_id, events, late_events, duplicates, rejected, last_event_time, last_applied_at, minute_start, minute_events, prev_minute_events FROM stream_stats WHERE feature_id = ?1")
     .bind(featureId)
     .first<StatsRow>();
-  return toJson(row ?? emptyStats());
+  return toJson(row ?? emptyStats(), Date.now());
 }
 
 const maxOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
@@ -89,10 +114,11 @@ export async function listStreams(db: D1Database) {
   const [all, stats, connectorRows] = await Promise.all([allStreamFeatures(db), statsRows(db), drizzle(db).select().from(connectors).all()]);
   const shared = await sharedNames(db, [...new Set(all.map((f) => f.feature.name))]);
   const byName = new Map(connectorRows.map((c) => [c.name, c]));
-  const entries = new Map<string, { topic: string; connector: string | null; features: string[]; stats: StatsRow }>();
+  const now = Date.now();
+  const entries = new Map<string, { topic: string; connector: string | null; features: string[]; stats: StatsRow; lastMinute: number }>();
   for (const { feature, stream } of all) {
     const key = JSON.stringify([stream.connector, stream.topic]);
-    const entry = entries.get(key) ?? { topic: stream.topic, connector: stream.connector, features: [], stats: emptyStats() };
+    const entry = entries.get(key) ?? { topic: stream.topic, connector: stream.connector, features: [], stats: emptyStats(), lastMinute: 0 };
     entry.features.push(refOf(feature, shared.has(feature.name)));
     const s = stats.get(feature.id);
     if (s) {
@@ -102,6 +128,7 @@ export async function listStreams(db: D1Database) {
       entry.stats.rejected += s.rejected;
       entry.stats.last_event_time = maxOf(entry.stats.last_event_time, s.last_event_time);
       entry.stats.last_applied_at = maxOf(entry.stats.last_applied_at, s.last_applied_at);
+      entry.lastMinute += lastMinute(s, now);
     }
     entries.set(key, entry);
   }
@@ -114,7 +141,20 @@ export async function listStreams(db: D1Database) {
         topic: e.topic,
         connector: connector ? { name: connector.name, type: connector.type, config: connector.config, secret_fields: connector.secret_fields } : null,
         features: e.features,
-        stats: toJson(e.stats),
+        stats: { ...toJson(e.stats, now), events_last_minute: e.lastMinute },
       };
     });
+}
+
+/** Per stream feature: its ref, how it reads its stream and its counters (the dashboard's Streams page). */
+export async function streamFeatureStats(db: D1Database) {
+  const [all, stats] = await Promise.all([allStreamFeatures(db), statsRows(db)]);
+  const shared = await sharedNames(db, [...new Set(all.map((f) => f.feature.name))]);
+  const now = Date.now();
+  return all.map(({ feature, stream }) => ({
+    ref: refOf(feature, shared.has(feature.name)),
+    group: feature.featureGroup,
+    stream,
+    stats: toJson(stats.get(feature.id) ?? emptyStats(), now),
+  }));
 }

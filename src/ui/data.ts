@@ -280,11 +280,6 @@ export async function featureGroupNames(env: Bindings): Promise<string[]> {
   return results.map((r) => r.g);
 }
 
-export async function countStreamFeatures(env: Bindings): Promise<number> {
-  const row = await env.DB.prepare("SELECT count(*) AS n FROM features WHERE source_type = 'stream'").first<{ n: number }>();
-  return row?.n ?? 0;
-}
-
 export interface FeatureDetail {
   name: string;
   /** What addresses it (links, API paths): the name while unique, else group:name. */
