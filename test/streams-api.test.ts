@@ -22,6 +22,13 @@ describe("stream feature definitions", () => {
     expect((await callJson("GET", "/api/v1/features/def_sum", 200)).stream_stats).toEqual({ events: 0, late_events: 0, duplicates: 0, rejected: 0, last_event_time: null, last_applied_at: null, events_last_minute: 0 });
   });
 
+  it("keeps a windowed last's ttl on its window when the window changes, and a ttl the user set as set", async () => {
+    await registerFeature({ name: "def_ttl_follow", topic: "def_ttl_t", value_field: "v", window_size: "5m", value_type: "string" });
+    expect(await callJson("PATCH", "/api/v1/features/def_ttl_follow", 200, { body: { window_size: "10m" } })).toMatchObject({ ttl: 600 });
+    await registerFeature({ name: "def_ttl_own", topic: "def_ttl_t", value_field: "v", window_size: "5m", value_type: "string", ttl: "1h" });
+    expect(await callJson("PATCH", "/api/v1/features/def_ttl_own", 200, { body: { window_size: "10m" } })).toMatchObject({ ttl: 3600 });
+  });
+
   const bad: [string, Record<string, unknown>, string, RegExp][] = [
     ["an unknown aggregation", { topic: "t", value_field: "v", window_size: "5m", aggregation: "median" }, "aggregation", /unknown aggregation 'median'/],
     ["a bad duration", { topic: "t", value_field: "v", window_size: "5 minutes" }, "window_size", /duration/],

@@ -155,7 +155,7 @@ export async function updateFeature(d1: D1Database, current: FeatureRow, patch: 
     .update(features)
     .set({
       description: patch.description ?? current.description,
-      ttlSeconds: patch.ttl === undefined ? current.ttlSeconds : patch.ttl,
+      ttlSeconds: patch.ttl === undefined ? followWindow(current, source) : patch.ttl,
       tags: patch.tags ?? current.tags,
       owner: patch.owner ?? current.owner,
       source,
@@ -171,6 +171,12 @@ export async function updateFeature(d1: D1Database, current: FeatureRow, patch: 
   }
   forgetCatalog();
   return row;
+}
+
+/** A windowed `last` whose ttl is still its window's default follows a new window; any other ttl stays. */
+function followWindow(current: FeatureRow, source: Record<string, unknown>): number | null {
+  const before = windowedLastTtl(current.source, current.valueType);
+  return before !== null && current.ttlSeconds === before ? windowedLastTtl(source, current.valueType) : current.ttlSeconds;
 }
 
 /** Whether a change of definition changes what a stream feature's window tiles hold. */
