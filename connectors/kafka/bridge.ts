@@ -4,11 +4,12 @@
  * records with ids `kafka/{topic}/{partition}/{offset}`; the offset after a chunk is committed
  * (autoCommit off, an explicit commitOffsets) only once the Worker answered 202 — so a bridge killed
  * at any moment resumes from the last committed offset, and the records it forwards again are
- * counted once (the Worker dedupes by id). `node connectors/kafka/bridge.ts` runs the shared loop
- * for Kafka connectors only (docs/bridges.md).
+ * counted once (the Worker dedupes by id).
+ * FSTORE_STREAM_TYPES=kafka `npm run stream` runs the loop for Kafka connectors only (docs/bridges.md).
  */
 import { Kafka, logLevel, type Consumer, type KafkaMessage, type SASLOptions } from "kafkajs";
-import type { BridgeConnector, SourceContext, SourceRunner, StreamEvent } from "../streams/bridge.ts";
+import type { StreamEvent } from "../streams/forwarder.ts";
+import type { BridgeConnector, SourceContext, SourceRunner } from "../streams/types.ts";
 
 /** Kafka record → the contract's event: key as text, payload parsed when it is JSON, record timestamp. */
 export function kafkaEvent(topic: string, partition: number, message: KafkaMessage): StreamEvent {
@@ -127,8 +128,3 @@ export async function startKafka(connector: BridgeConnector, topics: string[], c
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  // `node connectors/kafka/bridge.ts`: the shared loop for Kafka connectors (scripts/stream.mjs runs both types).
-  const { runFromEnv } = await import("../streams/main.ts");
-  await runFromEnv(["kafka"]);
-}

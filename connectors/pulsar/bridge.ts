@@ -6,11 +6,12 @@
  * them with ids `pulsar/{topic}/{messageId}` and acks each (`{"messageId": ...}`) only after the
  * Worker's 202. Messages never acked — the bridge died, the socket dropped — are redelivered by the
  * broker to the subscription; the Worker counts a redelivered id once. The token (secret) goes in
- * `Authorization: Bearer`. `node connectors/pulsar/bridge.ts` runs the shared loop for Pulsar
- * connectors only (docs/bridges.md).
+ * `Authorization: Bearer`.
+ * FSTORE_STREAM_TYPES=pulsar `npm run stream` runs the loop for Pulsar connectors only (docs/bridges.md).
  */
 import WebSocket from "ws";
-import type { BridgeConnector, SourceContext, SourceRunner, StreamEvent } from "../streams/bridge.ts";
+import type { StreamEvent } from "../streams/forwarder.ts";
+import type { BridgeConnector, SourceContext, SourceRunner } from "../streams/types.ts";
 
 /** A message as Pulsar's WebSocket consumer endpoint sends it. */
 export interface PulsarWsMessage {
@@ -210,8 +211,3 @@ export async function startPulsar(connector: BridgeConnector, topics: string[], 
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  // `node connectors/pulsar/bridge.ts`: the shared loop for Pulsar connectors only.
-  const { runFromEnv } = await import("../streams/main.ts");
-  await runFromEnv(["pulsar"]);
-}

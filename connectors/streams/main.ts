@@ -1,10 +1,10 @@
 /**
- * `npm run stream` (also `npx fstore stream`, `node connectors/kafka/bridge.ts`,
- * `node connectors/pulsar/bridge.ts`): the stream bridge as a process, configured by environment
- * (docs/bridges.md):
+ * `npm run stream` (also `npx fstore stream`): the stream bridge as a process, configured by
+ * environment (docs/bridges.md):
  *   FSTORE_URL, FSTORE_KEY                 the Worker and a key with the read and write scopes
  *   FSTORE_SECRET_<CONNECTOR>_<FIELD>      connector secrets (sasl_password, token)
  *   FSTORE_STREAM_TOPICS                   only these topics (comma-separated); default all
+ *   FSTORE_STREAM_TYPES                    only connectors of these types (kafka, pulsar); default both
  *   FSTORE_STREAM_REFRESH_MS, FSTORE_STREAM_STATS_MS   re-read subscriptions / print stats (30000, 5000)
  *   FSTORE_KAFKA_MAX_WAIT_MS, FSTORE_KAFKA_SESSION_TIMEOUT_MS, FSTORE_KAFKA_HEARTBEAT_MS   consumer tuning
  * Exits 0 after SIGINT/SIGTERM (in-flight batches forwarded and committed), 1 when FStore refuses
@@ -26,7 +26,7 @@ export function optionsFromEnv(env: Record<string, string | undefined> = process
     url: env.FSTORE_URL ?? "http://localhost:8000",
     apiKey: env.FSTORE_KEY,
     env,
-    types,
+    types: types ?? (env.FSTORE_STREAM_TYPES ? env.FSTORE_STREAM_TYPES.split(",").map((t) => t.trim()).filter(Boolean) : undefined),
     topics: env.FSTORE_STREAM_TOPICS ? env.FSTORE_STREAM_TOPICS.split(",").map((t) => t.trim()).filter(Boolean) : undefined,
     refreshMs: numberVar(env, "FSTORE_STREAM_REFRESH_MS"),
     statsMs: numberVar(env, "FSTORE_STREAM_STATS_MS"),
@@ -48,7 +48,7 @@ export async function runFromEnv(types?: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  console.log(`stream: bridge for ${types?.join(" and ") ?? "kafka and pulsar"} connectors of ${options.url}`);
+  console.log(`stream: bridge for ${options.types?.join(" and ") ?? "kafka and pulsar"} connectors of ${options.url}`);
   try {
     await runUntilSignal(options);
     process.exitCode = 0;
