@@ -107,9 +107,19 @@ class TopicConsumer {
       opened = true;
       onOpen?.();
     });
-    socket.on("unexpected-response", (_req, res) => {
-      socket.emit("error", new Error(`the Pulsar WebSocket service answered HTTP ${res.statusCode} ${res.statusMessage ?? ""}`.trim()));
+    const failed = (err: Error) => {
+      if (!opened && onFail) {
+        onFail(err);
+        onFail = undefined;
+        onOpen = undefined;
+        socket.terminate();
+      } else this.ctx.log(`stream: pulsar '${this.topic}': ${err.message}`);
+    };
+    socket.on("unexpected-response", (req, res) => {
+      // A refused upgrade (401 for a wrong token, 404 for an unknown topic path): report its status.
       res.resume();
+      req.destroy();
+      failed(new Error(`the Pulsar WebSocket service answered HTTP ${res.statusCode} ${res.statusMessage ?? ""}`.trim()));
     });
     socket.on("message", (data) => {
       let message: PulsarWsMessage;
@@ -124,14 +134,7 @@ class TopicConsumer {
       if (this.buffer.length >= BATCH) void this.flush();
       else if (!this.timer) this.timer = setTimeout(() => void this.flush(), LINGER_MS);
     });
-    socket.on("error", (err) => {
-      if (!opened && onFail) {
-        onFail(err);
-        onFail = undefined;
-        onOpen = undefined;
-        socket.terminate();
-      } else this.ctx.log(`stream: pulsar '${this.topic}': ${err.message}`);
-    });
+    socket.on("error", failed);
     socket.on("close", () => {
       // Buffered messages of this socket are not acked: the broker redelivers them.
       this.buffer = this.buffer.filter((b) => b.socket !== socket);

@@ -82,7 +82,10 @@ export function badIndexes(body: unknown, count: number): Map<number, string> {
       return;
     }
     const o = node as Record<string, unknown>;
-    const reason = typeof o.message === "string" ? o.message : typeof o.error === "string" ? o.error : typeof o.reason === "string" ? o.reason : "refused";
+    const listed = Array.isArray(o.errors)
+      ? o.errors.map((e: unknown) => (typeof e === "string" ? e : [(e as { path?: unknown })?.path, (e as { message?: unknown })?.message].filter((x) => typeof x === "string" && x !== "").join(": "))).join("; ")
+      : "";
+    const reason = listed || (typeof o.message === "string" ? o.message : typeof o.error === "string" ? o.error : typeof o.reason === "string" ? o.reason : "refused");
     const index = typeof o.index === "number" ? o.index : Array.isArray(o.path) && typeof o.path[0] === "number" ? o.path[0] : undefined;
     if (index !== undefined && Number.isInteger(index) && index >= 0 && index < count) {
       if (!found.has(index)) found.set(index, reason);
