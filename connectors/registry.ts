@@ -3,8 +3,10 @@
  * file plus one line here; routes, storage and runs look connectors up by type and never switch on it.
  */
 import { adlsConnector } from "./adls";
+import { kafkaConnector } from "./kafka";
 import { mysqlConnector } from "./mysql";
 import { postgres } from "./postgres";
+import { pulsarConnector } from "./pulsar";
 import { s3Connector } from "./s3";
 import type { AnyConnector } from "./types";
 
@@ -20,6 +22,9 @@ export const connectorTypes = {
   /** The guide's `AzureDataLakeConnector` (SAS token credential). */
   adls: adlsConnector,
   azure_data_lake: adlsConnector,
+  /** Kafka and Pulsar: records arrive from their bridges (`npm run stream`, the SDK's startStreamingFeature). */
+  kafka: kafkaConnector,
+  pulsar: pulsarConnector,
 } satisfies Record<string, AnyConnector>;
 
 export type ConnectorType = keyof typeof connectorTypes;

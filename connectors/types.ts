@@ -158,7 +158,15 @@ export interface ObjectStoreConnector<Schema extends z.ZodObject = z.ZodObject> 
   open(config: z.infer<Schema>): ObjectStore;
 }
 
+// --- stream ----------------------------------------------------------------------------------------
+
+/**
+ * Kafka, Pulsar: their records arrive from a bridge process posting to the Worker, so the Worker
+ * side is the config (which the bridges read through `GET /api/v1/streams`) and a connection test.
+ */
+export type StreamConnector<Schema extends z.ZodObject = z.ZodObject> = ConnectorBase<"stream", Schema>;
+
 // --- the union -------------------------------------------------------------------------------------
 
 export type ConnectorKind = "sql" | "object_store" | "stream";
-export type AnyConnector = SqlConnector | ObjectStoreConnector;
+export type AnyConnector = SqlConnector | ObjectStoreConnector | StreamConnector;

@@ -15,6 +15,7 @@ import { keyRoutes } from "./routes/keys";
 import { onlineRoutes } from "./routes/online";
 import { cachePolicy } from "./storage/online-cache";
 import { runRoutes } from "./routes/runs";
+import { streamRoutes } from "./routes/streams";
 import { valueRoutes } from "./routes/values";
 import { createUi } from "./ui/app";
 import { errorHook } from "./validation";
@@ -55,6 +56,7 @@ export function createApp() {
   app.route("/api/v1", runRoutes);
   app.route("/api/v1", onlineRoutes);
   app.route("/api/v1", deadLetterRoutes);
+  app.route("/api/v1", streamRoutes);
   app.route("/", feastRoutes);
   app.route("/ui", createUi());
 

@@ -8,7 +8,7 @@
  * Bookkeeping times (`created_at`, ...) are milliseconds.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const features = sqliteTable(
   "features",
@@ -271,4 +271,73 @@ export const deadLetters = sqliteTable(
     replays: integer("replays").notNull().default(0),
   },
   (t) => [index("dead_letters_received_idx").on(t.receivedAt, t.id)],
+);
+
+/**
+ * Window state of stream features (src/streams): one row per feature × entity × tile, a tile being
+ * one slide of a sliding window (the whole window of a tumbling one) and holding the mergeable
+ * partial aggregates of its events — count, sum, min, max (avg = sum / count). A tile covers event
+ * times (tile_end − tile, tile_end], in milliseconds. Kept in D1 (docs/streaming.md says why).
+ */
+export const streamTiles = sqliteTable(
+  "stream_tiles",
+  {
+    featureId: integer("feature_id")
+      .notNull()
+      .references(() => features.id, { onDelete: "cascade" }),
+    entityId: text("entity_id").notNull(),
+    tileEnd: integer("tile_end").notNull(),
+    count: integer("count").notNull(),
+    sum: real("sum").notNull(),
+    min: real("min"),
+    max: real("max"),
+  },
+  (t) => [primaryKey({ columns: [t.featureId, t.entityId, t.tileEnd] }), index("stream_tiles_end_idx").on(t.featureId, t.tileEnd)],
+);
+
+/**
+ * Event ids already applied, per topic: a redelivered event (a bridge's `kafka/{topic}/{partition}/{offset}`,
+ * a producer's own id) is applied once. Written in the same D1 batch as the tiles it changes, with
+ * a claim token the tile updates check, so the two commit together or not at all. Ms times.
+ */
+export const streamSeen = sqliteTable(
+  "stream_seen",
+  {
+    topic: text("topic").notNull(),
+    eventId: text("event_id").notNull(),
+    claim: text("claim").notNull(),
+    seenAt: integer("seen_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.topic, t.eventId] }), index("stream_seen_at_idx").on(t.seenAt)],
+);
+
+/** Per stream feature: its watermark (newest event time seen) and counters. Ms times. */
+export const streamStats = sqliteTable("stream_stats", {
+  featureId: integer("feature_id")
+    .primaryKey()
+    .references(() => features.id, { onDelete: "cascade" }),
+  watermark: integer("watermark"),
+  events: integer("events").notNull().default(0),
+  lateEvents: integer("late_events").notNull().default(0),
+  duplicates: integer("duplicates").notNull().default(0),
+  rejected: integer("rejected").notNull().default(0),
+  lastEventTime: integer("last_event_time"),
+  lastAppliedAt: integer("last_applied_at"),
+});
+
+/**
+ * The clock of windowed stream features: per (feature, entity), the next time (ms) its window value
+ * changes because events leave the window, though no new event arrives. The cron and the events
+ * consumer write the values whose time has passed (src/streams/clock.ts).
+ */
+export const streamClock = sqliteTable(
+  "stream_clock",
+  {
+    featureId: integer("feature_id")
+      .notNull()
+      .references(() => features.id, { onDelete: "cascade" }),
+    entityId: text("entity_id").notNull(),
+    nextChangeAt: integer("next_change_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.featureId, t.entityId] }), index("stream_clock_due_idx").on(t.nextChangeAt)],
 );

@@ -5,7 +5,7 @@ import { features, type FeatureRow, type SourceType } from "../db/schema";
 import { ApiError } from "../errors";
 import { forgetCatalog } from "../serving/catalog";
 import { sourceFieldNames, type FeatureCreateInput, type FeaturePatchInput } from "../schemas/feature";
-import { checkSource, sourceTypeOf } from "./sources";
+import { checkSource, sourceTypeOf, streamSourceOf } from "./sources";
 
 type SourceInput = Partial<Pick<FeatureCreateInput, (typeof sourceFieldNames)[number]>>;
 
@@ -34,6 +34,16 @@ export function featureToJson(row: FeatureRow) {
   };
 }
 
+/**
+ * A windowed `last` stream feature reads as expired once its event is older than the window: its
+ * ttl defaults to the window (docs/streaming.md#the-clock).
+ */
+function windowedLastTtl(source: Record<string, unknown>, valueType: FeatureRow["valueType"]): number | null {
+  if (sourceTypeOf(source) !== "stream") return null;
+  const stream = streamSourceOf(source, valueType);
+  return !Array.isArray(stream) && stream.aggregation === "last" && stream.windowMs !== null ? stream.windowMs / 1000 : null;
+}
+
 export async function createFeature(d1: D1Database, input: FeatureCreateInput): Promise<FeatureRow> {
   const db = drizzle(d1);
   const group = input.feature_group ?? input.entity_id;
@@ -46,7 +56,8 @@ export async function createFeature(d1: D1Database, input: FeatureCreateInput): 
     );
   }
   const source = pickSource(input);
-  await checkSource(d1, source);
+  await checkSource(d1, source, input.value_type);
+  const ttl = input.ttl ?? windowedLastTtl(source, input.value_type);
   const now = Date.now();
   const [row] = await db
     .insert(features)
@@ -56,7 +67,7 @@ export async function createFeature(d1: D1Database, input: FeatureCreateInput): 
       entityId: input.entity_id,
       featureGroup: group,
       valueType: input.value_type,
-      ttlSeconds: input.ttl ?? null,
+      ttlSeconds: ttl,
       tags: input.tags ?? {},
       owner: input.owner ?? null,
       sourceType: sourceTypeOf(source),
@@ -124,7 +135,7 @@ export async function listFeatures(d1: D1Database, f: FeatureFilter) {
 
 export async function updateFeature(d1: D1Database, current: FeatureRow, patch: FeaturePatchInput): Promise<FeatureRow> {
   const source = { ...current.source, ...pickSource(patch) };
-  await checkSource(d1, source);
+  await checkSource(d1, source, current.valueType);
   const [row] = await drizzle(d1)
     .update(features)
     .set({

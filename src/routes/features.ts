@@ -5,6 +5,7 @@ import type { AppEnv } from "../env";
 import { createFeature, deleteFeature, featureToJson, getFeature, listFeatures, updateFeature } from "../registry/features";
 import { authErrors, errors, jsonBody, jsonResponse } from "../schemas/common";
 import { Feature, FeatureCreate, FeatureIdParam, FeatureList, FeatureListQuery, FeaturePatch, sourceFieldNames } from "../schemas/feature";
+import { streamStatsOf } from "../streams/registry";
 import { errorHook } from "../validation";
 
 const tags = ["features"];
@@ -60,7 +61,12 @@ export const featureRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       request: { params: FeatureIdParam },
       responses: { 200: jsonResponse(Feature, "The feature"), 404: errors[404], ...authErrors },
     }),
-    async (c) => c.json(featureToJson(await getFeature(c.env.DB, c.req.valid("param").id)), 200),
+    async (c) => {
+      const row = await getFeature(c.env.DB, c.req.valid("param").id);
+      // A stream feature also says how its stream is going (the counters of GET /api/v1/streams).
+      const stats = row.sourceType === "stream" ? { stream_stats: await streamStatsOf(c.env.DB, row.id) } : {};
+      return c.json({ ...featureToJson(row), ...stats }, 200);
+    },
   )
   .openapi(
     createRoute({

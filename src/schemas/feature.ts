@@ -25,6 +25,31 @@ const Ttl = z
   .transform((v) => (typeof v === "number" ? v : (parseDuration(v) as number)))
   .openapi({ type: "integer", description: "Seconds (or a duration such as '7d') after its timestamp when a value stops being served", example: 86400 });
 
+const Topic = z.string().min(1).max(256).openapi({ description: "Stream topic the feature reads (Pulsar's persistent://tenant/ns/topic too)", example: "user_events" });
+const DotPath = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[^.]+(\.[^.]+)*$/, "must be a dot path into the record's JSON payload, e.g. 'session_data.duration'");
+
+/**
+ * A stream feature's fields, top level (the guide's register_streaming_feature) or under
+ * `stream_config` (its createFeature). How they combine is checked on the whole definition
+ * (registry/sources.ts `streamSourceOf`), because a PATCH changes some of them.
+ */
+export const streamFields = {
+  topic: Topic.optional(),
+  value_field: DotPath.optional().openapi({ description: "Dot path of the value in the record's payload (default: the whole payload)", example: "session_data" }),
+  window_size: Duration.optional().openapi({ description: "Window length; values aggregate the events of the last window_size", example: "5m" }),
+  entity_field: DotPath.optional().openapi({ description: "Dot path of the entity id in the payload (default: the record key)", example: "user_id" }),
+  timestamp_field: DotPath.optional().openapi({ description: "Dot path of the event time in the payload (default: the record's timestamp, else its arrival time)" }),
+  aggregation: z.string().optional().openapi({ description: "last (default), count, sum, avg, min or max", example: "sum" }),
+  window: z.string().optional().openapi({ description: "sliding (default with window_size) or tumbling" }),
+  slide: Duration.optional().openapi({ description: "Hop of a sliding window; must divide window_size (default window_size/5, whole seconds)", example: "1m" }),
+  allowed_lateness: Duration.optional().openapi({ description: "How far behind the newest event time an event may be and still count (default 1m)", example: "1m" }),
+  dead_letter_late: z.boolean().optional().openapi({ description: "Store events too late to count as dead letters (GET /api/v1/dead-letters)" }),
+};
+
 /** Fields that say where a feature's values come from; stored as registered. */
 const sourceFields = {
   connector: Name.optional().openapi({ description: "Name of the connector that feeds this feature" }),
@@ -52,13 +77,12 @@ const sourceFields = {
     .optional()
     .openapi({ description: "File column holding the timestamp (default timestamp; without one the run's time is used)", example: "event_time" }),
   batch_config: z.object({ path: z.string().min(1).max(1024), schedule: CronExpression.optional() }).strict().optional(),
-  topic: z.string().min(1).max(256).optional(),
-  value_field: z.string().min(1).max(256).optional(),
-  window_size: Duration.optional(),
+  ...streamFields,
   stream_config: z
-    .object({ topic: z.string().min(1).max(256), value_field: z.string().min(1).max(256).optional(), window_size: Duration.optional() })
+    .object({ ...streamFields, topic: Topic })
     .strict()
-    .optional(),
+    .optional()
+    .openapi({ description: "The stream fields nested (the guide's createFeature): topic, value_field, window_size, ...; docs/streaming.md" }),
 };
 export const sourceFieldNames = Object.keys(sourceFields) as (keyof typeof sourceFields)[];
 
