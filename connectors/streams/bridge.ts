@@ -75,6 +75,8 @@ export class StreamBridge {
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private statsTimer: ReturnType<typeof setInterval> | null = null;
   private statsAt = Date.now();
+  private lastStats = "";
+  private lastStatsPrinted = 0;
   private stopped = false;
   private refreshing: Promise<void> | null = null;
   private fatal: ((err: Error) => void) | null = null;
@@ -281,7 +283,13 @@ export class StreamBridge {
       const lag = lags[t];
       return `${t}: ${final ? "" : `${rate.toFixed(rate < 10 ? 1 : 0)} ev/s, `}${s.accepted} forwarded${s.dropped ? `, ${s.dropped} dropped` : ""}, lag ${lag ?? "n/a"}`;
     });
-    this.log(`stream${final ? " (stopped)" : ""}: ${parts.join("; ")}`);
+    const line = `stream${final ? " (stopped)" : ""}: ${parts.join("; ")}`;
+    // While idle (same totals, same lag) a line every 30 s is enough.
+    const idle = line === this.lastStats;
+    if (!final && idle && Date.now() - this.lastStatsPrinted < 30_000) return;
+    this.lastStats = line;
+    this.lastStatsPrinted = Date.now();
+    this.log(line);
   }
 }
 
