@@ -14,6 +14,7 @@ import { distinctGroupEntities, INLINE_REFRESH_LIMIT, queueRefresh, refreshKeys,
 import { isDeadLetterQueue, storeDeadLetters } from "./dead-letters";
 import { JobMessage } from "./messages";
 import { settleRefreshJobs } from "./refresh-isolation";
+import { consumeEvents } from "../streams/apply";
 
 const backoffSeconds = (attempts: number) => Math.min(300, 2 ** attempts * 5);
 
@@ -80,6 +81,7 @@ async function runJob(env: Bindings, message: Message, runId: string): Promise<v
 export async function consumeQueue(batch: MessageBatch<unknown>, env: Bindings): Promise<void> {
   // First: "fstore-jobs-dlq" also starts with "fstore-jobs".
   if (isDeadLetterQueue(batch.queue)) return storeDeadLetters(batch, env);
+  if (batch.queue.startsWith("fstore-events")) return consumeEvents(batch, env);
   if (!batch.queue.startsWith("fstore-jobs")) {
     // No consumer for this queue yet: keep the messages (retry, then dead-letter) rather than lose them.
     console.error(`no consumer for queue ${batch.queue}; retrying ${batch.messages.length} messages`);

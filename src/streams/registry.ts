@@ -15,7 +15,7 @@ export interface StreamFeature {
 }
 
 /** Every stream feature whose definition is usable, with its normalised source. */
-async function allStreamFeatures(db: D1Database): Promise<StreamFeature[]> {
+export async function allStreamFeatures(db: D1Database): Promise<StreamFeature[]> {
   const rows = await drizzle(db).select().from(features).where(eq(features.sourceType, "stream")).orderBy(asc(features.name)).all();
   return rows.flatMap((feature) => {
     const stream = streamSourceOf(feature.source, feature.valueType);
