@@ -78,6 +78,8 @@ export class StreamBridge {
   private lastStats = "";
   private lastStatsPrinted = 0;
   private stopped = false;
+  /** Aborted by stop(): ends the retries of reading the subscriptions at once. */
+  private readonly stopping = new AbortController();
   private refreshing: Promise<void> | null = null;
   private fatal: ((err: Error) => void) | null = null;
   /** Resolves when the bridge stopped; rejects with a FatalError (bad key) that stopped it. */
@@ -114,6 +116,7 @@ export class StreamBridge {
   async stop(): Promise<void> {
     if (this.stopped) return this.done;
     this.stopped = true;
+    this.stopping.abort();
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     if (this.statsTimer) clearInterval(this.statsTimer);
     await this.refreshing?.catch(() => undefined);
@@ -133,8 +136,8 @@ export class StreamBridge {
   private scheduleRefresh(ms: number): void {
     if (this.stopped) return;
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    // Not unref'd: a running bridge keeps its process alive (also while it waits to retry) until stop().
     this.refreshTimer = setTimeout(() => void this.refresh(), ms);
-    this.refreshTimer.unref?.();
   }
 
   private async refresh(): Promise<void> {
@@ -142,7 +145,7 @@ export class StreamBridge {
     this.refreshing = this.doRefresh()
       .catch((err: unknown) => {
         if (err instanceof FatalError) return this.failHard(err);
-        this.log(`stream: reading the subscriptions failed: ${(err as Error).message}`);
+        if (!this.stopped) this.log(`stream: reading the subscriptions failed: ${(err as Error).message}`);
       })
       .finally(() => {
         this.refreshing = null;
@@ -171,7 +174,7 @@ export class StreamBridge {
   }
 
   private async doRefresh(): Promise<void> {
-    const subs = await this.api.streams();
+    const subs = await this.api.streams(this.stopping.signal);
     if (this.stopped) return;
     const wanted = new Map<string, { connector: BridgeConnector; topics: Set<string> }>();
     for (const sub of subs) {

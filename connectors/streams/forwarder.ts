@@ -137,9 +137,9 @@ export class WorkerApi {
     return error ? `${error.code ?? ""} ${error.message ?? ""}`.trim() : String(typeof body === "string" ? body : JSON.stringify(body)).slice(0, 200);
   }
 
-  /** The stream subscriptions; retried like a forward (a Worker that is down is waited for). */
-  async streams(): Promise<StreamSubscription[]> {
-    return this.withRetry<StreamSubscription[]>("GET /api/v1/streams", async () => {
+  /** The stream subscriptions; retried like a forward (a Worker that is down is waited for) until `signal` aborts. */
+  async streams(signal?: AbortSignal): Promise<StreamSubscription[]> {
+    return this.withRetry<StreamSubscription[]>("GET /api/v1/streams", signal, async () => {
       const r = await this.call("GET", "/api/v1/streams");
       if (r.status === 200) return { done: (r.body as { streams: StreamSubscription[] }).streams };
       if (r.status >= 400 && r.status < 500 && ![401, 403, 408, 429].includes(r.status)) {
@@ -171,7 +171,7 @@ export class WorkerApi {
   private async forwardChunk(topic: string, events: StreamEvent[]): Promise<ForwardResult> {
     if (events.length === 0) return { accepted: 0, dropped: 0, gone: false };
     const path = `/api/v1/streams/${encodeURIComponent(topic)}/events`;
-    const answer = await this.withRetry<{ status: number; body: unknown }>(`POST ${path}`, async () => {
+    const answer = await this.withRetry<{ status: number; body: unknown }>(`POST ${path}`, undefined, async () => {
       const r = await this.call("POST", path, events);
       if ([202, 400, 404, 413].includes(r.status)) return { done: r };
       return { status: r.status, body: r.body };
@@ -210,10 +210,11 @@ export class WorkerApi {
   }
 
   /** Runs `attempt` until it is done; retries 408/429/5xx and network errors with backoff. */
-  private async withRetry<T>(what: string, attempt: () => Promise<{ done: T } | { status: number; body: unknown }>): Promise<T> {
+  private async withRetry<T>(what: string, signal: AbortSignal | undefined, attempt: () => Promise<{ done: T } | { status: number; body: unknown }>): Promise<T> {
     let delay = this.minBackoffMs;
+    const stop = signal ? AbortSignal.any([signal, this.stopping.signal]) : this.stopping.signal;
     for (let tries = 1; ; tries++) {
-      if (this.stopping.signal.aborted) throw new StoppedError(`${what}: stopping`);
+      if (stop.aborted) throw new StoppedError(`${what}: stopping`);
       let problem: string;
       try {
         const r = await attempt();
@@ -231,11 +232,11 @@ export class WorkerApi {
         problem = `HTTP ${r.status} ${WorkerApi.messageOf(r.body)}`;
       } catch (err) {
         if (err instanceof FatalError) throw err;
-        const cause = (err as { cause?: { code?: string } }).cause;
-        problem = cause?.code ?? (err as Error).message;
+        const cause = (err as { cause?: { code?: string; errors?: { code?: string }[] } }).cause;
+        problem = cause?.code ?? cause?.errors?.[0]?.code ?? (err as Error).message;
       }
       this.log(`stream: ${what} failed (${problem}); retry ${tries} in ${(delay / 1000).toFixed(2)} s`);
-      await sleep(delay, this.stopping.signal);
+      await sleep(delay, stop);
       delay = Math.min(delay * 2, this.maxBackoffMs);
     }
   }

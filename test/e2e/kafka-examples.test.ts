@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { pythonCommand } from "../setup/python";
 import { clientEnv, printed, repoRoot, run } from "./helpers";
-import { brokers, closeProducer, FAST_GROUP, latest, produce, waitForValues, waitUntil } from "./stream-helpers";
+import { brokers, closeProducer, FAST_GROUP, latest, produce, streamOf, waitForValues, waitUntil } from "./stream-helpers";
 
 const env = { ...clientEnv(), KAFKA_BOOTSTRAP_SERVERS: brokers, ...FAST_GROUP, FSTORE_STREAM_STATS_MS: "1000" };
 afterAll(() => closeProducer());
@@ -25,7 +25,7 @@ async function streamAndCheck(context: () => string, last: string) {
       return typeof (await latest("customer_last_action", "customer_1")) === "string" && String(await latest("customer_last_action", "customer_1")).startsWith("view_");
     },
     60_000,
-    () => `no action of customer_1 reached FStore\n${context()}`,
+    async () => `no action of customer_1 reached FStore (customer_events: ${JSON.stringify((await streamOf("customer_events"))?.stats)})\n${context()}`,
   );
   await new Promise((r) => setTimeout(r, 300));
   await produce("customer_events", [{ key: "customer_1", value: { action: last } }]);

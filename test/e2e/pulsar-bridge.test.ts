@@ -106,7 +106,7 @@ describe("the Pulsar bridge (Pulsar's WebSocket consumer protocol)", () => {
       await waitForValues(s.count, expected.count, 10_000);
       await waitUntil(async () => pulsar.unackedCount() === 0, 20_000, () => `${pulsar.unackedCount()} messages never acked\n${b.output()}`);
       expect(pulsar.redelivered, "messages were redelivered after the drops").toBeGreaterThan(0);
-      expect(pulsar.connections).toBeGreaterThanOrEqual(3);
+      expect(pulsar.connections, "the bridge reconnected").toBeGreaterThanOrEqual(2);
       expect(b.output()).toMatch(/reconnecting/);
       const stats = (await streamOf(s.topic))?.stats ?? {};
       expect(Number(stats.duplicates), JSON.stringify(stats)).toBeGreaterThan(0);

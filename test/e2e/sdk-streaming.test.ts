@@ -19,7 +19,7 @@ describe("SDK startStreamingFeature", () => {
     const id = randomBytes(4).toString("hex");
     const topic = `sdk_events_${id}`;
     const group = `sdk_group_${id}`;
-    const feature = await store.createFeature({ name: `sdk_last_action_${id}`, stream_config: { topic, value_field: "action" } });
+    const feature = await store.createFeature({ name: `sdk_last_action_${id}`, value_type: "string", stream_config: { topic, value_field: "action" } });
     expect(feature.source_type).toBe("stream");
     const connector = new KafkaConnector({ bootstrap_servers: brokers, group_id: group, auto_offset_reset: "earliest" }, { name: `sdk_kafka_${id}`, store });
     const lines: string[] = [];

@@ -78,11 +78,11 @@ export function startBridge(env: Record<string, string>, { cli = false, target =
 }
 
 /** Polls `check` every 100 ms until it is true; fails with `message()` after `timeoutMs`. */
-export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, message: () => string): Promise<void> {
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, message: () => string | Promise<string>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
-    if (Date.now() > deadline) throw new Error(message());
+    if (Date.now() > deadline) throw new Error(await message());
     await new Promise((r) => setTimeout(r, 100));
   }
 }
