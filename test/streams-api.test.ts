@@ -4,8 +4,9 @@
  * scopes, limits), GET /api/v1/streams (no secrets), stream feature definitions (clear 400s) and
  * the kafka / pulsar connectors (secrets hidden, a real TCP connection test).
  */
-import { env } from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import worker from "../src/index";
 import { call, callJson, createKey, registerFeature } from "./helpers";
 
 const post = (topic: string, body: unknown, key?: string) => call("POST", `/api/v1/streams/${encodeURIComponent(topic)}/events`, { body, key });
@@ -111,6 +112,42 @@ describe("POST /api/v1/streams/{topic}/events", () => {
     const res = await post("ev_many_topic", ok);
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ accepted: 5000 });
+  });
+
+  it("enqueues within Queues' limits: each message at most 128 KB, each sendBatch at most 100 messages and 256 KB", async () => {
+    await registerFeature({ name: "ev_big", topic: "ev_big_topic", value_type: "string", value_field: "s" });
+    const sends: { messages: number; bytes: number; largest: number; events: number }[] = [];
+    const encoder = new TextEncoder();
+    const events = new Proxy(env.EVENTS, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop);
+        if (prop !== "sendBatch") return typeof v === "function" ? v.bind(target) : v;
+        return (batch: MessageSendRequest<{ events: unknown[] }>[], options?: QueueSendBatchOptions) => {
+          const sizes = batch.map((m) => encoder.encode(JSON.stringify(m.body)).byteLength);
+          sends.push({ messages: batch.length, bytes: sizes.reduce((a, b) => a + b, 0), largest: Math.max(...sizes), events: batch.reduce((n, m) => n + m.body.events.length, 0) });
+          return target.sendBatch(batch, options);
+        };
+      },
+    });
+    const body = [
+      ...Array.from({ length: 3000 }, (_, i) => ({ key: `k${i}`, value: { s: "x".repeat(900) }, id: `big/${i}` })),
+      { key: "huge", value: { s: "y".repeat(110 * 1024) }, id: "big/huge" },
+    ];
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request("http://fstore.test/api/v1/streams/ev_big_topic/events", { method: "POST", headers: { authorization: `Bearer ${env.FSTORE_ADMIN_KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) }),
+      { ...env, EVENTS: events },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(202);
+    expect(sends.length).toBeGreaterThan(1);
+    for (const s of sends) {
+      expect(s.messages).toBeLessThanOrEqual(100);
+      expect(s.bytes).toBeLessThanOrEqual(256 * 1024);
+      expect(s.largest).toBeLessThanOrEqual(128 * 1024);
+    }
+    expect(sends.reduce((n, s) => n + s.events, 0)).toBe(3001);
   });
 
   it("needs the write scope", async () => {
@@ -222,6 +259,22 @@ describe("kafka and pulsar connectors", () => {
     const web = await callJson("POST", "/api/v1/connectors/p_web/test", 200);
     expect(web.ok).toBe(false);
     expect(JSON.stringify(web)).not.toContain("tok-secret");
+    // A web service that answers: the namespace's topics are listed with the token.
+    await callJson("POST", "/api/v1/connectors", 201, {
+      body: { name: "p_admin", type: "pulsar", config: { service_url: `pulsar://127.0.0.1:${listening}`, subscription_name: "s", web_service_url: env.TEST_REDIRECT_RECORDER, token: "admin-tok", namespace: "feat" } },
+    });
+    const admin = await callJson("POST", "/api/v1/connectors/p_admin/test", 200);
+    expect(admin).toMatchObject({ ok: true });
+    expect(admin.message).toContain("listed the topics of public/feat with the token");
+    const seen = (await (await fetch(`${env.TEST_REDIRECT_RECORDER}/seen`)).json()) as { url: string; headers: Record<string, string> }[];
+    expect(seen.filter((r) => r.url === "/admin/v2/persistent/public/feat").map((r) => r.headers.authorization)).toEqual(["Bearer admin-tok"]);
+    // A web service that redirects elsewhere: not followed (the token stays), a failed test.
+    await callJson("POST", "/api/v1/connectors", 201, {
+      body: { name: "p_redirect", type: "pulsar", config: { service_url: `pulsar://127.0.0.1:${listening}`, subscription_name: "s", web_service_url: env.TEST_HOSTILE_STORE, token: "redirect-tok", namespace: "moved" } },
+    });
+    expect(await callJson("POST", "/api/v1/connectors/p_redirect/test", 200)).toMatchObject({ ok: false, message: expect.stringContaining("HTTP 307") });
+    const after = (await (await fetch(`${env.TEST_REDIRECT_RECORDER}/seen`)).json()) as { url: string }[];
+    expect(after.some((r) => r.url.includes("/moved"))).toBe(false);
     await callJson("POST", "/api/v1/connectors", 201, { body: { name: "p_refused", type: "pulsar", config: { service_url: "pulsar://127.0.0.1:1", subscription_name: "s" } } });
     expect(await callJson("POST", "/api/v1/connectors/p_refused/test", 200)).toMatchObject({ ok: false, kind: "refused" });
   });

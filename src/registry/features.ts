@@ -150,8 +150,22 @@ export async function updateFeature(d1: D1Database, current: FeatureRow, patch: 
     .where(eq(features.id, current.id))
     .returning();
   if (!row) throw new ApiError("FEATURE_NOT_FOUND", `feature '${current.name}' not found`);
+  if (readsStreamDifferently(current, row)) {
+    // Tiles hold what the old definition read, cut as it cut time: its windows start again empty.
+    await d1.batch(["stream_tiles", "stream_clock"].map((table) => d1.prepare(`DELETE FROM ${table} WHERE feature_id = ?1`).bind(row.id)));
+  }
   forgetCatalog();
   return row;
+}
+
+/** Whether a change of definition changes what a stream feature's window tiles hold. */
+function readsStreamDifferently(before: FeatureRow, after: FeatureRow): boolean {
+  if (before.sourceType !== "stream") return false;
+  const a = streamSourceOf(before.source, before.valueType);
+  const b = after.sourceType === "stream" ? streamSourceOf(after.source, after.valueType) : null;
+  if (Array.isArray(a) || b === null || Array.isArray(b)) return true;
+  const keys = ["topic", "valueField", "entityField", "timestampField", "windowMs", "tileMs"] as const;
+  return keys.some((k) => a[k] !== b[k]);
 }
 
 /** Deletes the definition; its history and latest values go with it (ON DELETE CASCADE). */

@@ -78,9 +78,9 @@ export const streamRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
     async (c) => {
       const { topic } = c.req.valid("param");
       const events = c.req.valid("json") as unknown[];
+      if (events.length > MAX_EVENTS_PER_REQUEST) throw new ApiError("VALIDATION_FAILED", `at most ${MAX_EVENTS_PER_REQUEST} events per request (got ${events.length}); send them in several requests`);
       // Checked again as a whole: the schema lets any value through, the rules do not.
       const errs = eventErrors(events) ?? [];
-      if (events.length > MAX_EVENTS_PER_REQUEST) throw new ApiError("VALIDATION_FAILED", `at most ${MAX_EVENTS_PER_REQUEST} events per request (got ${events.length}); send them in several requests`);
       if (errs.length > 0) throw streamBatchError(errs, events.length);
       const features = await usageOf(c.env).phaseAsync("registry", () => streamFeaturesOf(c.env.DB, topic));
       if (features.length === 0) throw new ApiError("NOT_FOUND", `no stream feature reads topic '${topic}'`, { topic });

@@ -35,6 +35,11 @@ import { loadTiles, windowRow } from "./values";
 import { boundariesOfEvent, isLate, tileEndOf, type Tile } from "./windows";
 
 const backoffSeconds = (attempts: number) => Math.min(300, 2 ** attempts * 5);
+/**
+ * How far ahead of the Worker's clock an event time may be. One event from a producer whose clock
+ * is years off would otherwise move the watermark so far that every later event is late.
+ */
+export const MAX_FUTURE_MS = 3_600_000;
 /** Clock entries a consumer invocation advances after its messages (the cron does the rest). */
 const CLOCK_PER_BATCH = 200;
 
@@ -175,13 +180,13 @@ async function applyMessage(env: Bindings, msg: EventsMessage, features: StreamF
         counts.duplicates++;
         // Recomputed again: the message may be retried because the values of its first delivery were not written.
         if ("error" in r) return;
-        if (s.tileMs === null) out.lastRows.push({ featureId: f.id, entityId: r.entity, ts: msToMicros(r.t), value: r.json });
+        if (s.aggregation === "last" || s.tileMs === null) out.lastRows.push({ featureId: f.id, entityId: r.entity, ts: msToMicros(r.t), value: r.json });
         else touch(touched, sf, r.entity, tileEndOf(r.t, s.tileMs));
         return;
       }
-      if ("error" in r) {
+      if ("error" in r || r.t > now + MAX_FUTURE_MS) {
         counts.rejected++;
-        rejected.push({ event: e, reason: r.error });
+        rejected.push({ event: e, reason: "error" in r ? r.error : `event time ${new Date(r.t).toISOString()} is more than an hour ahead of the Worker's clock` });
         return;
       }
       if (isLate(r.t, watermark, s.allowedLatenessMs)) {
@@ -192,7 +197,8 @@ async function applyMessage(env: Bindings, msg: EventsMessage, features: StreamF
       counts.events++;
       watermark = watermark === null ? r.t : Math.max(watermark, r.t);
       lastEventTime = lastEventTime === null ? r.t : Math.max(lastEventTime, r.t);
-      if (s.tileMs === null || s.windowMs === null) {
+      // `last` needs no tiles: its value is the newest event's, written at its time (latest never goes back); with a window, ttl = window expires it.
+      if (s.aggregation === "last" || s.tileMs === null || s.windowMs === null) {
         out.lastRows.push({ featureId: f.id, entityId: r.entity, ts: msToMicros(r.t), value: r.json });
         return;
       }
@@ -266,21 +272,28 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Bindings)
         message.ack();
         continue;
       }
-      await applyMessage(env, msg, features, now, touched, out);
+      // What a message touched counts only once its transaction committed.
+      const mine: Touched = new Map();
+      const rows: Applied = { lastRows: [] };
+      await applyMessage(env, msg, features, now, mine, rows);
+      for (const { sf, entities } of mine.values()) for (const [entity, ends] of entities) for (const end of ends) touch(touched, sf, entity, end);
+      out.lastRows.push(...rows.lastRows);
       applied.push(message);
     } catch (err) {
       console.error(`events message ${message.id} (topic '${msg.topic}') failed, retrying: ${(err as Error).message}`);
       message.retry({ delaySeconds: backoffSeconds(message.attempts) });
     }
   }
-  try {
-    const rows = [...out.lastRows, ...(await recompute(env.DB, touched, now))];
-    const groups = new Map([...byTopic.values()].flat().map((sf) => [sf.feature.id, sf.feature.featureGroup]));
-    await commitValues(env, rows, (id) => groups.get(id) as string);
-    for (const m of applied) m.ack();
-  } catch (err) {
-    console.error(`writing the window values of ${applied.length} events messages failed, retrying them: ${(err as Error).message}`);
-    for (const m of applied) m.retry({ delaySeconds: backoffSeconds(m.attempts) });
+  if (applied.length > 0) {
+    try {
+      const rows = [...out.lastRows, ...(await recompute(env.DB, touched, now))];
+      const groups = new Map([...byTopic.values()].flat().map((sf) => [sf.feature.id, sf.feature.featureGroup]));
+      await commitValues(env, rows, (id) => groups.get(id) as string);
+      for (const m of applied) m.ack();
+    } catch (err) {
+      console.error(`writing the window values of ${applied.length} events messages failed, retrying them: ${(err as Error).message}`);
+      for (const m of applied) m.retry({ delaySeconds: backoffSeconds(m.attempts) });
+    }
   }
   try {
     await advanceClock(env, Date.now(), CLOCK_PER_BATCH);
