@@ -3,7 +3,7 @@ The guide's "Exemplo Kafka Streaming" (examples/kafka_streaming.py): a Kafka con
 feature holding each customer's last action, and the stream started.
 
 Python cannot consume Kafka with only `requests`, so `start_streaming_feature` binds the feature to
-the connector and starts the stream bridge (`npx --no-install fstore stream`, docs/bridges.md) for
+the connector and starts the stream bridge (the fstore npm package's `fstore stream`, docs/bridges.md) for
 its topic as a background process, which goes on after this script ends; the script prints its pid
 and log file (`kill <pid>` stops it cleanly). Records on `customer_events` — key = customer id,
 JSON payload with an `action` field — become values of `customer_last_action`.
@@ -13,9 +13,11 @@ From the repository root, with FStore running (`npm run dev`) and a Kafka at loc
 
     export FSTORE_KEY=$(grep '^FSTORE_ADMIN_KEY=' .dev.vars | cut -d= -f2-)
     PYTHONPATH=clients/python python3 examples/kafka_streaming.py
-    echo 'customer_1:{"action": "checkout"}' | kcat -b localhost:9092 -P -t customer_events -K:
+    echo 'customer_1:{"action": 3}' | kcat -b localhost:9092 -P -t customer_events -K:
     npx fstore latest customer_last_action customer_1
 
+The guide's definition sets no value_type, so the feature takes FStore's default (float) and the
+actions must be numbers (action codes); add "value_type": "string" to keep actions as text.
 The group follows the guide's config (auto_offset_reset "latest"): records produced before the
 bridge joined its group are not read. Safe to run again: the feature and connector are reused, and
 a bridge already running for the topic is reused too.

@@ -11,9 +11,11 @@
  *
  *   export FSTORE_KEY=$(grep '^FSTORE_ADMIN_KEY=' .dev.vars | cut -d= -f2-)
  *   node examples/kafka_streaming.ts
- *   echo 'customer_1:{"action": "checkout"}' | kcat -b localhost:9092 -P -t customer_events -K:
+ *   echo 'customer_1:{"action": 3}' | kcat -b localhost:9092 -P -t customer_events -K:
  *   npx fstore latest customer_last_action customer_1
  *
+ * The guide's definition sets no value_type, so the feature takes FStore's default (float) and the
+ * actions must be numbers (action codes); add value_type: "string" to keep actions as text.
  * The group follows the guide's config (auto_offset_reset "latest"): records produced before the
  * bridge joined its group are not read. Safe to run again: the feature and connector are reused.
  */

@@ -282,8 +282,9 @@ class FeatureStore:
         The guide's ``start_streaming_feature(name, connector)``. Python (with only ``requests``) cannot
         consume Kafka or Pulsar itself, so this binds the feature to ``connector`` (making sure FStore
         holds it; PATCH {connector} when the feature reads through none yet) and, with ``bridge=True``,
-        starts the stream bridge for the feature's topic as a background process — ``npx --no-install
-        fstore stream`` from the current directory, or FSTORE_BRIDGE_COMMAND — that keeps running
+        starts the stream bridge for the feature's topic as a background process — the fstore npm
+        package's ``fstore stream`` from the current directory (see _bridge_command), or
+        FSTORE_BRIDGE_COMMAND — that keeps running
         after the script ends (stop it with ``.stop()`` or ``kill <pid>``). A bridge this call started
         earlier for the same FStore and topic, still running, is reused. Its output goes to
         ``.log_file``. With ``bridge=False`` only the binding is done: run ``npm run stream``
@@ -340,6 +341,28 @@ def _secret_variable(connector, field):
     return f"FSTORE_SECRET_{norm(connector)}_{norm(field)}"
 
 
+def _bridge_command():
+    """
+    How to run the bridge: FSTORE_BRIDGE_COMMAND, else the fstore package's CLI run by ``node``
+    directly (so the pid is the bridge's and signals reach it) from ./node_modules/fstore (a
+    project that installed it) or ./dist/sdk (this repository), else ``npx --no-install fstore stream``.
+    """
+    if os.environ.get("FSTORE_BRIDGE_COMMAND"):
+        return shlex.split(os.environ["FSTORE_BRIDGE_COMMAND"])
+    installed = os.path.join("node_modules", "fstore", "dist", "sdk", "cli", "main.js")
+    if os.path.exists(installed):
+        return ["node", installed, "stream"]
+    try:
+        with open("package.json") as f:
+            here = json.load(f).get("name") == "fstore"
+    except (OSError, ValueError):
+        here = False
+    built = os.path.join("dist", "sdk", "cli", "main.js")
+    if here and os.path.exists(built):
+        return ["node", built, "stream"]
+    return ["npx", "--no-install", "fstore", "stream"]
+
+
 def _alive(pid):
     try:
         os.kill(pid, 0)
@@ -369,7 +392,7 @@ class StreamingBridge:
                 return cls(topic, connector, state["pid"], state["log_file"], state_file)
         except (OSError, ValueError, KeyError):
             pass
-        command = shlex.split(os.environ.get("FSTORE_BRIDGE_COMMAND", "npx --no-install fstore stream"))
+        command = _bridge_command()
         env = {**os.environ, **secrets, "FSTORE_URL": store.url, "FSTORE_STREAM_TOPICS": topic}
         if store.api_key:
             env["FSTORE_KEY"] = store.api_key
