@@ -84,7 +84,7 @@ export async function stream(ctx) {
   await producer.connect();
   const adminKey = `bench_${randomBytes(24).toString("hex")}`;
   const envFile = path.join(dir, "fstore.env");
-  writeFileSync(envFile, `FSTORE_ADMIN_KEY=${adminKey}\nFSTORE_EGRESS_ALLOW=loopback\n`, { mode: 0o600 });
+  writeFileSync(envFile, `FSTORE_ADMIN_KEY=${adminKey}\nFSTORE_SECRET_KEY=${randomBytes(32).toString("base64url")}\nFSTORE_EGRESS_ALLOW=loopback\n`, { mode: 0o600 });
   const connector = (group) => ({ bootstrap_servers: mock.brokers, group_id: group, auto_offset_reset: "earliest" });
   try {
     const results = {};

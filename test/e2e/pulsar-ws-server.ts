@@ -41,6 +41,8 @@ export class FakePulsar {
   /** Connections refused for a wrong or missing token. */
   unauthorized = 0;
   connections = 0;
+  /** Acked messages per subscription key, for redeliverAcked. */
+  private readonly acked = new Map<string, Message[]>();
   /** Runs on every ack (before it is applied). */
   onAck: ((topic: string, messageId: string) => void) | null = null;
 
@@ -106,6 +108,17 @@ export class FakePulsar {
     this.dispatch(s);
   }
 
+  /** Delivers every acked message of a subscription again, same message ids (as after a cursor reset). */
+  redeliverAcked(topic: string, subscription: string): number {
+    const key = `${topic}|${subscription}`;
+    const again = (this.acked.get(key) ?? []).map((m) => ({ ...m, redeliveryCount: m.redeliveryCount + 1 }));
+    this.acked.set(key, []);
+    const s = this.sub(key);
+    s.pending.push(...again);
+    this.dispatch(s);
+    return again.length;
+  }
+
   /** Drops every consumer connection (as a broker restart would): their unacked messages go back to be redelivered. */
   dropConsumers(): void {
     for (const c of this.wss.clients) c.terminate();
@@ -132,7 +145,11 @@ export class FakePulsar {
       }
       if (typeof ack.messageId !== "string") return;
       this.onAck?.(topic, ack.messageId);
-      if (consumer.unacked.delete(ack.messageId)) this.acks.push({ topic, messageId: ack.messageId });
+      const message = consumer.unacked.get(ack.messageId);
+      if (message && consumer.unacked.delete(ack.messageId)) {
+        this.acks.push({ topic, messageId: ack.messageId });
+        this.acked.set(key, [...(this.acked.get(key) ?? []), message]);
+      }
     });
     ws.on("close", () => {
       s.consumers = s.consumers.filter((c) => c !== consumer);
