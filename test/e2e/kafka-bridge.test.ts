@@ -65,6 +65,24 @@ describe("the Kafka bridge (librdkafka's mock cluster)", () => {
     expect(b.output()).toMatch(/stream \(stopped\): .*1200 forwarded/);
   }, 120_000);
 
+  it("drops a record FStore refuses (400 naming it), applies the rest of its batch and commits past it", async () => {
+    const s = await setup("refused");
+    const expected = { sum: {}, count: {} };
+    const good = records(0, 300, 3, expected);
+    // A 2 KB key: FStore takes keys of at most 1,024 bytes, so the batch's answer is a 400 naming this record.
+    const poison = { key: "k".repeat(2048), value: { amount: 1000, seq: -1 } };
+    await produce(s.topic, [...good.slice(0, 150), poison, ...good.slice(150)]);
+    const b = bridge({});
+    await waitForValues(s.sum, expected.sum, 60_000, b.output);
+    await waitForValues(s.count, expected.count, 10_000);
+    await waitUntil(async () => (await committedCount(s.group, s.topic)) === 301, 10_000, () => `offsets not committed past the refused record:\n${b.output()}`);
+    expect(b.output()).toMatch(new RegExp(`FStore refused event kafka/${s.topic}/\\d+/\\d+ of '${s.topic}' \\(key: key must be at most 1024 bytes`));
+    expect(b.output(), "the refused record's value is not logged").not.toContain("k".repeat(100));
+    b.child.kill("SIGTERM");
+    expect(await b.exited, b.output()).toBe(0);
+    expect(b.output()).toMatch(/300 forwarded, 1 dropped/);
+  }, 120_000);
+
   it("resumes after SIGKILL between a 202 and its commit, and counts every record exactly once", async () => {
     const s = await setup("kill");
     const expected = { sum: {}, count: {} };
