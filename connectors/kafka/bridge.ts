@@ -76,7 +76,10 @@ export async function startKafka(connector: BridgeConnector, topics: string[], c
   let stopping = false;
 
   consumer.on(consumer.events.CRASH, (e) => {
-    if (!e.payload.restart && !stopping) ctx.died(e.payload.error);
+    // kafkajs restarts the consumer itself after retriable errors; otherwise the bridge starts a new one with backoff.
+    if (e.payload.restart || stopping) return;
+    stopping = true;
+    void consumer.disconnect().catch(() => undefined).finally(() => ctx.died(e.payload.error));
   });
   await consumer.connect();
   try {

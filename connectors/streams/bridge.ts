@@ -210,7 +210,7 @@ export class StreamBridge {
         r = { key, runner: null, starting: null, failures: 0, retryAt: 0, topics };
         this.running.set(name, r);
       }
-      if (r.runner || r.starting || r.retryAt > now) continue;
+      if (r.runner || r.starting || r.retryAt > now + 100) continue; // the refresh of a backoff may fire a few ms early
       const entry = r;
       entry.starting = this.startRunner(w.connector, topics, entry).finally(() => (entry.starting = null));
     }
