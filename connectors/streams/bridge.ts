@@ -82,6 +82,7 @@ export class StreamBridge {
   private readonly stopping = new AbortController();
   private refreshing: Promise<void> | null = null;
   private fatal: ((err: Error) => void) | null = null;
+  private fatalError: Error | null = null;
   /** Resolves when the bridge stopped; rejects with a FatalError (bad key) that stopped it. */
   readonly done: Promise<void>;
   private resolveDone!: () => void;
@@ -130,7 +131,8 @@ export class StreamBridge {
     }));
     clearTimeout(drain);
     this.printStats(true);
-    this.resolveDone();
+    if (this.fatalError) this.fatal?.(this.fatalError);
+    else this.resolveDone();
   }
 
   private scheduleRefresh(ms: number): void {
@@ -144,7 +146,8 @@ export class StreamBridge {
     if (this.refreshing) return this.refreshing;
     this.refreshing = this.doRefresh()
       .catch((err: unknown) => {
-        if (err instanceof FatalError) return this.failHard(err);
+        // Not awaited here: stop() waits for this very refresh to end.
+        if (err instanceof FatalError) return void setImmediate(() => void this.failHard(err));
         if (!this.stopped) this.log(`stream: reading the subscriptions failed: ${(err as Error).message}`);
       })
       .finally(() => {
@@ -156,8 +159,8 @@ export class StreamBridge {
 
   private async failHard(err: Error): Promise<void> {
     this.log(`stream: ${err.message}; stopping`);
+    this.fatalError ??= err;
     await this.stop();
-    this.fatal?.(err);
   }
 
   private connectorOf(sub: StreamSubscription): BridgeConnector | null {

@@ -54,7 +54,7 @@ describe("the Kafka bridge (librdkafka's mock cluster)", () => {
     const s = await setup("basic");
     const expected = { sum: {}, count: {} };
     await produce(s.topic, records(0, 1200, 5, expected));
-    const b = bridge({});
+    const b = bridge({ FSTORE_STREAM_TOPICS: s.topic });
     await waitForValues(s.sum, expected.sum, 60_000, b.output);
     await waitForValues(s.count, expected.count, 10_000, b.output);
     await waitUntil(async () => (await committedCount(s.group, s.topic)) === 1200, 10_000, () => `offsets not committed:\n${b.output()}`);
@@ -72,7 +72,7 @@ describe("the Kafka bridge (librdkafka's mock cluster)", () => {
     // A 2 KB key: FStore takes keys of at most 1,024 bytes, so the batch's answer is a 400 naming this record.
     const poison = { key: "k".repeat(2048), value: { amount: 1000, seq: -1 } };
     await produce(s.topic, [...good.slice(0, 150), poison, ...good.slice(150)]);
-    const b = bridge({});
+    const b = bridge({ FSTORE_STREAM_TOPICS: s.topic });
     await waitForValues(s.sum, expected.sum, 60_000, b.output);
     await waitForValues(s.count, expected.count, 10_000);
     await waitUntil(async () => (await committedCount(s.group, s.topic)) === 301, 10_000, () => `offsets not committed past the refused record:\n${b.output()}`);
@@ -82,6 +82,12 @@ describe("the Kafka bridge (librdkafka's mock cluster)", () => {
     expect(await b.exited, b.output()).toBe(0);
     expect(b.output()).toMatch(/300 forwarded, 1 dropped/);
   }, 120_000);
+
+  it("stops with exit code 1 and a clear message when FStore refuses its key", async () => {
+    const b = bridge({ FSTORE_KEY: "fsk_not_a_key" });
+    expect(await b.exited, b.output()).toBe(1);
+    expect(b.output()).toMatch(/401.*check FSTORE_KEY/);
+  }, 30_000);
 
   it("resumes after SIGKILL between a 202 and its commit, and counts every record exactly once", async () => {
     const s = await setup("kill");
@@ -103,13 +109,13 @@ describe("the Kafka bridge (librdkafka's mock cluster)", () => {
         await produce(s.topic, records(produced, 1500, 6, expected));
         produced += 1500;
         killAfter202 = true;
-        current = bridge({}, { target: proxy.url });
+        current = bridge({ FSTORE_STREAM_TOPICS: s.topic }, { target: proxy.url });
         const code = await current.exited;
         expect(code, `cycle ${cycle}: the bridge was killed\n${current.output()}`).toBe(null);
         expect(current.child.signalCode).toBe("SIGKILL");
       }
       // A last bridge, left running, finishes the topic; the group waits out the dead members' session first.
-      current = bridge({}, { target: proxy.url });
+      current = bridge({ FSTORE_STREAM_TOPICS: s.topic }, { target: proxy.url });
       await waitForValues(s.sum, expected.sum, 90_000, () => current?.output() ?? "");
       await waitForValues(s.count, expected.count, 10_000);
       await waitUntil(async () => (await committedCount(s.group, s.topic)) === produced, 20_000, () => "offsets not all committed");
@@ -129,11 +135,11 @@ describe("the Kafka bridge (librdkafka's mock cluster)", () => {
   it("shares partitions between two bridge processes in one group, through rebalances, losing and doubling nothing", async () => {
     const s = await setup("rebalance");
     const expected = { sum: {}, count: {} };
-    const a = bridge({});
+    const a = bridge({ FSTORE_STREAM_TOPICS: s.topic });
     await produce(s.topic, records(0, 1000, 8, expected));
     await a.waitForOutput(/forwarded/);
     // A second member (the built CLI, `npx fstore stream`) joins: the group rebalances mid-stream.
-    const b = bridge({}, { cli: true });
+    const b = bridge({ FSTORE_STREAM_TOPICS: s.topic }, { cli: true });
     await b.waitForOutput(/consuming/);
     for (let round = 0; round < 6; round++) await produce(s.topic, records(1000 + round * 500, 500, 8, expected));
     await waitUntil(async () => /\d+ forwarded/.test(b.output()) && !/: 0 forwarded/.test(b.output().split("\n").filter((l) => l.includes("forwarded")).pop() ?? ""), 60_000, () => `the second bridge never got records:\n${b.output()}`);

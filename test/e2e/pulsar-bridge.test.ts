@@ -32,7 +32,7 @@ async function setup(label: string, webServiceUrl: string) {
     const f = await api("POST", "/api/v1/features", { name: `${aggregation}_${id}`, topic, value_field: "amount", aggregation, window_size: "1h", connector });
     expect(f.status, JSON.stringify(f.body)).toBe(201);
   }
-  const secretEnv = { [`FSTORE_SECRET_${connector.toUpperCase()}_TOKEN`]: TOKEN, FSTORE_STREAM_TYPES: "pulsar" };
+  const secretEnv = { [`FSTORE_SECRET_${connector.toUpperCase()}_TOKEN`]: TOKEN, FSTORE_STREAM_TYPES: "pulsar", FSTORE_STREAM_TOPICS: topic };
   return { id, topic, subscription, connector, sum: `sum_${id}`, count: `count_${id}`, secretEnv };
 }
 
@@ -123,7 +123,7 @@ describe("the Pulsar bridge (Pulsar's WebSocket consumer protocol)", () => {
     const web = await pulsar.listen();
     const s = await setup("token", web);
     try {
-      const b = startBridge({ FSTORE_STREAM_TYPES: "pulsar" });
+      const b = startBridge({ FSTORE_STREAM_TYPES: "pulsar", FSTORE_STREAM_TOPICS: s.topic });
       running.push(b);
       await b.waitForOutput(/401/);
       expect(pulsar.unauthorized).toBeGreaterThan(0);

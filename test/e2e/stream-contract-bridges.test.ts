@@ -73,7 +73,8 @@ describe("the stream contract through the Kafka bridge", () => {
           messages: c.events.map((e) => ({ partition: 0, key: e.key, value: JSON.stringify(e.value), timestamp: String(e.timestamp) })),
         });
       }
-      let bridge = startBridge({});
+      const only = { FSTORE_STREAM_TOPICS: features.map((f) => f.topic).join(",") };
+      let bridge = startBridge(only);
       running.push(bridge);
       for (const [i, c] of streamCases.entries()) await expectCase(c, features[i]!.name, bridge.output);
       // Redelivery: the bridge stops, the group's offsets go back to 0, the records come again with the same offsets.
@@ -93,7 +94,7 @@ describe("the stream contract through the Kafka bridge", () => {
       } finally {
         await resetter.disconnect();
       }
-      bridge = startBridge({});
+      bridge = startBridge(only);
       running.push(bridge);
       for (const { c, f } of again) {
         await expectDuplicates(c, f.name);
@@ -127,7 +128,7 @@ describe("the stream contract through the Pulsar bridge", () => {
       for (const [i, c] of streamCases.entries()) {
         for (const e of c.events) pulsar.publish(full(features[i]!.topic), subscription, { key: e.key ?? undefined, value: e.value, eventTime: e.timestamp });
       }
-      const bridge = startBridge({ FSTORE_STREAM_TYPES: "pulsar", [`FSTORE_SECRET_${connector.toUpperCase()}_TOKEN`]: token });
+      const bridge = startBridge({ FSTORE_STREAM_TYPES: "pulsar", FSTORE_STREAM_TOPICS: features.map((f) => f.topic).join(","), [`FSTORE_SECRET_${connector.toUpperCase()}_TOKEN`]: token });
       running.push(bridge);
       for (const [i, c] of streamCases.entries()) await expectCase(c, features[i]!.name, bridge.output);
       // Redelivery: the subscription's acked messages come again with the same message ids.

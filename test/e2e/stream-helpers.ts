@@ -57,7 +57,12 @@ export interface BridgeProcess {
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
 
-/** A bridge process: `node connectors/streams/main.ts` (npm run stream), or the built CLI's `fstore stream`. */
+/**
+ * A bridge process: `node connectors/streams/main.ts` (npm run stream), or the built CLI's
+ * `fstore stream`. Test files share the wrangler dev and the mock cluster and run in parallel, so a
+ * test's bridge names its own topics (FSTORE_STREAM_TOPICS): one that consumed every connector would
+ * join the other tests' consumer groups and take their partitions.
+ */
 export function startBridge(env: Record<string, string>, { cli = false, target = url } = {}): BridgeProcess {
   const args = cli ? [path.join(repoRoot, "dist", "sdk", "cli", "main.js"), "stream"] : [path.join(repoRoot, "connectors", "streams", "main.ts")];
   const child = spawn(process.execPath, args, {
