@@ -122,6 +122,14 @@ describe("events consumer", () => {
     expect(await tiles()).toBe(0);
   });
 
+  it("acks and drops events of a topic no feature reads any more (deleted after the events were accepted)", async () => {
+    await registerFeature({ name: "gone_count", topic: "gone_t", window_size: "1m", aggregation: "count", value_type: "int" });
+    await callJson("DELETE", "/api/v1/features/gone_count", 204);
+    const { ids, result } = await deliver("gone_t", [[{ key: "g", value: 1, id: "g1" }]]);
+    expect(result.explicitAcks).toEqual(ids);
+    expect(result.retryMessages).toEqual([]);
+  });
+
   it("retries a message with backoff when D1 fails, and dead-letters a malformed one", async () => {
     await registerFeature({ name: "flaky_count", topic: "flaky_t", window_size: "1m", aggregation: "count", value_type: "int" });
     const broken = new Proxy(env.DB, {
