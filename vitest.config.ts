@@ -8,7 +8,7 @@ import { defineConfig } from "vitest/config";
  *   calling the Worker the way clients do, against the real source servers.
  * - `e2e`: tests in Node against one real `wrangler dev` (test/e2e/setup/wrangler-dev.ts), for
  *   clients that live outside workerd: the Python client and examples, the CLI, the installed
- *   package, a browser.
+ *   package, a browser, the stream bridges (against librdkafka's mock Kafka cluster).
  * Both start with test/setup/services.ts, which installs/starts PostgreSQL, MariaDB, Chromium and
  * Python (as root on Debian) or stops the run saying what is missing.
  */
@@ -83,8 +83,15 @@ export default defineConfig(async () => {
             include: ["test/e2e/**/*.test.ts"],
             environment: "node",
             // Services check, the SQL and data-lake sources of the guide's examples (the dashboard's
-            // browser tests also run a SQL feature on the seeded PostgreSQL), then wrangler dev.
-            globalSetup: ["./test/setup/services.ts", "./test/setup/sql-services.ts", "./test/e2e/setup/guide-sources.ts", "./test/e2e/setup/wrangler-dev.ts"],
+            // browser tests also run a SQL feature on the seeded PostgreSQL), librdkafka's mock Kafka
+            // cluster (the stream bridges), then wrangler dev.
+            globalSetup: [
+              "./test/setup/services.ts",
+              "./test/setup/sql-services.ts",
+              "./test/e2e/setup/guide-sources.ts",
+              "./test/e2e/setup/kafka-mock.ts",
+              "./test/e2e/setup/wrangler-dev.ts",
+            ],
             testTimeout: 60_000,
             hookTimeout: 120_000,
           },

@@ -4,7 +4,7 @@
  * function taking { dir } that prints its own figures and throws on failure; add new ones to the
  * list below. Only 127.0.0.1 is contacted. BENCH_KEEP=1 keeps the state and logs of a passing run.
  * BENCH_ONLY=name[,name] runs only those benchmarks, e.g. `BENCH_ONLY=online npm run bench`
- * (benchmarks: ingest, online, lake, materialize, ui).
+ * (benchmarks: ingest, online, lake, materialize, ui, stream).
  */
 import { mkdirSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -14,6 +14,7 @@ import { ingest } from "./ingest.mjs";
 import { materialize } from "./materialize.mjs";
 import { lake } from "./lake.mjs";
 import { online } from "./online.mjs";
+import { stream } from "./stream.mjs";
 import { ui } from "./ui.mjs";
 import { repoRoot, stopAll, wranglerVersion } from "../scripts/lib/wrangler.mjs";
 
@@ -23,6 +24,7 @@ const ALL_BENCHMARKS = [
   { name: "lake", run: lake },
   { name: "materialize", run: materialize },
   { name: "ui", run: ui },
+  { name: "stream", run: stream },
 ];
 const only = (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 const unknownOnly = only.filter((name) => !ALL_BENCHMARKS.some((b) => b.name === name));

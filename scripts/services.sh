@@ -5,7 +5,8 @@
 # password-authenticated PostgreSQL role (fstore_reader) to check wrong-password errors.
 # The end-to-end tests also need Chromium (the /docs and dashboard browser tests, driven by
 # playwright-core with no browser download) and Debian's python3 with requests, pytest and venv
-# (the Python client and the guide's Python examples).
+# (the Python client and the guide's Python examples), and kcat, whose librdkafka hosts the mock
+# Kafka cluster the stream bridge tests and benchmark run against (test/e2e/setup/kafka-mock.ts).
 set -euo pipefail
 
 SUDO=""
@@ -97,3 +98,10 @@ if ! /usr/bin/python3 -c "import requests, pytest, ensurepip" >/dev/null 2>&1; t
   apt_install python3 python3-requests python3-pytest python3-venv
 fi
 echo "services: chromium and python3 (requests, pytest) ready"
+
+# --- kcat: hosts librdkafka's mock Kafka cluster for the stream bridge tests and benchmark ---
+if ! command -v kcat >/dev/null; then
+  echo "services: installing kcat"
+  apt_install kcat
+fi
+echo "services: kcat ready ($(kcat -V 2>&1 | head -1))"

@@ -152,6 +152,10 @@ export type SourceKind = "sql" | "lake" | "stream";
 export interface SourceConnector {
   readonly kind: SourceKind;
   readonly name: string;
+  /** FStore's connector type (postgres, kafka, ...). */
+  readonly type: string;
+  /** The full config, secrets included (the in-process stream bridge connects with it). */
+  readonly config: Record<string, unknown>;
   /** Makes sure FStore holds this connector; `created` says whether this call created it. */
   ensure(store: FeatureStore): Promise<{ name: string; created: boolean }>;
 }
@@ -164,6 +168,8 @@ export interface RunOptions {
   /** Poll interval; default 500 ms. */
   pollMs?: number;
 }
+
+import { loadBridge, type StreamingHandle, type StreamingOptions } from "./streaming.ts";
 
 const env = (name: string): string | undefined => (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
 
@@ -321,6 +327,40 @@ export class FeatureStore {
     const run = await this.request<Run>("POST", `/api/v1/features/${path(name)}/materialize`);
     options.onProgress?.(run);
     return this.waitForRun(run.id, options);
+  }
+
+  /**
+   * The guide's `start_streaming_feature(name, connector)`: runs the stream bridge in this process
+   * for the topic the feature reads (docs/bridges.md). Makes sure FStore holds the connector and
+   * binds the feature to it when it reads through none yet (PATCH {connector}); without a
+   * connector, uses the one the feature is bound to (secrets from FSTORE_SECRET_<CONNECTOR>_<FIELD>).
+   * Records are forwarded to FStore and committed (Kafka) / acked (Pulsar) only after FStore
+   * accepted them. Resolves once consuming started; `stop()` on the handle ends it cleanly.
+   */
+  async startStreamingFeature(name: string, connector?: SourceConnector, options: StreamingOptions = {}): Promise<StreamingHandle> {
+    let feature = await this.getFeature(name);
+    const streamConfig = feature.stream_config as { topic?: string } | null | undefined;
+    const topic = (feature.topic as string | null | undefined) ?? streamConfig?.topic;
+    if (feature.source_type !== "stream" || !topic) {
+      throw new FStoreError(400, "NOT_A_STREAM_FEATURE", `feature '${name}' reads no topic (it is a ${feature.source_type} feature): define it with topic or stream_config`);
+    }
+    const bound = feature.connector as string | null | undefined;
+    let connectors: { name: string; type: string; config: Record<string, unknown> }[] | undefined;
+    if (connector) {
+      if (connector.kind !== "stream") throw new FStoreError(400, "VALIDATION_FAILED", `a ${connector.type} connector cannot feed a stream feature: use a KafkaConnector or PulsarConnector`);
+      if (bound && bound !== connector.name) {
+        throw new FStoreError(409, "CONFLICT", `feature '${name}' already reads through connector '${bound}', not '${connector.name}': PATCH its connector, or start it without a connector`);
+      }
+      if (!bound) feature = await this.withConnector(connector, (linked) => this.updateFeature(name, { connector: linked }));
+      else await connector.ensure(this);
+      connectors = [{ name: connector.name, type: connector.type, config: connector.config }];
+    } else if (!bound) {
+      throw new FStoreError(400, "NO_CONNECTOR", `feature '${name}' reads through no connector: pass a KafkaConnector or PulsarConnector to startStreamingFeature`);
+    }
+    const { StreamBridge } = await loadBridge();
+    const bridge = new StreamBridge({ url: this.url, apiKey: this.apiKey, topics: [topic], connectors, ...options });
+    await bridge.start();
+    return { topic, connector: connector?.name ?? (bound as string), stop: () => bridge.stop(), done: bridge.done, totals: () => bridge.totals() };
   }
 
   getRun(id: string): Promise<Run> {

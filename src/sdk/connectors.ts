@@ -38,7 +38,7 @@ export function connectorName(type: string, config: Record<string, unknown>): st
 const looselyEqual = (a: unknown, b: unknown) => (typeof a === "object" || typeof b === "object" ? JSON.stringify(a) === JSON.stringify(b) : String(a) === String(b));
 
 export abstract class Connector implements SourceConnector {
-  /** FStore's connector type (postgres, mysql, s3, adls). A getter, so the base constructor can read it. */
+  /** FStore's connector type (postgres, mysql, s3, adls, kafka, pulsar). A getter, so the base constructor can read it. */
   abstract get type(): string;
   abstract get kind(): SourceKind;
   readonly config: Record<string, unknown>;
@@ -54,8 +54,13 @@ export abstract class Connector implements SourceConnector {
     return this.options.name ?? connectorName(this.type, this.config);
   }
 
-  private get store(): FeatureStore {
+  protected get store(): FeatureStore {
     return this.options.store ?? new FeatureStore();
+  }
+
+  /** Whether FStore must connect before a new connector is kept (stream brokers are reached by the bridge, not FStore). */
+  protected get testedOnCreate(): boolean {
+    return true;
   }
 
   /**
@@ -79,6 +84,7 @@ export abstract class Connector implements SourceConnector {
       if (err instanceof FStoreError && err.status === 409) return { name, created: false }; // created meanwhile
       throw err;
     }
+    if (!this.testedOnCreate) return { name, created: true };
     let result: ConnectorTestResult;
     try {
       result = await store.testConnector(name);
@@ -161,5 +167,41 @@ export class AzureDataLakeConnector extends Connector {
   }
   get kind(): SourceKind {
     return "lake";
+  }
+}
+
+/**
+ * Kafka and Pulsar: FStore stores the connector, and the stream bridge (docs/bridges.md) — run by
+ * `npm run stream` / `npx fstore stream`, or in-process by `store.startStreamingFeature(name,
+ * connector)` — consumes the topics and forwards the records to FStore. FStore itself never
+ * connects to the broker, so a new stream connector is not connection-tested: the bridge reports
+ * a broker it cannot reach, and keeps retrying.
+ */
+export abstract class StreamConnector extends Connector {
+  get kind(): SourceKind {
+    return "stream";
+  }
+
+  protected override get testedOnCreate(): boolean {
+    return false;
+  }
+
+  /** The guide's `kafka_connector.register_streaming_feature(feature_def)`: a stream feature reading through this connector. */
+  registerStreamingFeature(definition: FeatureDefinition): Promise<Feature> {
+    return this.store.registerFeature(definition, { connector: this });
+  }
+}
+
+/** Apache Kafka (config: bootstrap_servers, group_id, auto_offset_reset, client_id, security_protocol, sasl_*). */
+export class KafkaConnector extends StreamConnector {
+  get type() {
+    return "kafka";
+  }
+}
+
+/** Apache Pulsar over its WebSocket API (config: service_url, subscription_name, web_service_url, token, tenant, namespace, subscription_type). */
+export class PulsarConnector extends StreamConnector {
+  get type() {
+    return "pulsar";
   }
 }

@@ -13,5 +13,7 @@ export type {
   SourceConnector,
   SourceKind,
   SourceType,
+  StreamFields,
   ValueType,
 } from "./client.ts";
+export type { StreamingHandle, StreamingOptions, StreamTotals } from "./streaming.ts";

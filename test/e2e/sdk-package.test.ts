@@ -29,7 +29,9 @@ describe("the installed fstore package", () => {
     expect(packed.code, printed(packed)).toBe(0);
     const [{ filename, files }] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("[")));
     const paths = files.map((f: { path: string }) => f.path);
-    expect(paths).toEqual(expect.arrayContaining(["dist/sdk/index.js", "dist/sdk/index.d.ts", "dist/sdk/connectors.js", "dist/sdk/cli/main.js", "package.json"]));
+    expect(paths).toEqual(
+      expect.arrayContaining(["dist/sdk/index.js", "dist/sdk/index.d.ts", "dist/sdk/connectors.js", "dist/sdk/cli/main.js", "dist/sdk/bridges/streams/bridge.js", "dist/sdk/bridges/kafka/bridge.js", "package.json"]),
+    );
     expect(paths.filter((p: string) => p.startsWith("src/") || p.startsWith("test/"))).toEqual([]);
     writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "user-project", private: true, type: "module" }));
     const installed = await npm(["install", "--no-audit", "--no-fund", "--prefer-offline", path.join(project, filename)]);

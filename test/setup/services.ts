@@ -1,7 +1,8 @@
 /**
  * vitest globalSetup, first of both projects: makes sure the local services and tools the tests
  * use are there before anything else starts — PostgreSQL (with the fstore_reader role) and MariaDB
- * for every run; Chromium, python3 with requests and pytest for the end-to-end project. As root on
+ * for every run; Chromium, python3 with requests and pytest, and kcat (librdkafka's mock Kafka
+ * cluster) for the end-to-end project. As root on
  * Debian it runs `bash scripts/services.sh`, which installs and starts what is missing; otherwise
  * it stops the run at once naming what is missing and the command that fixes it.
  */
@@ -30,6 +31,7 @@ function problems(e2e: boolean): string[] {
   if (!ok("mysqladmin", ["-h", "127.0.0.1", "-P", "3306", "-uroot", "--connect-timeout=5", "ping"])) found.push("MariaDB on 127.0.0.1:3306 (root, empty password)");
   if (e2e) {
     if (!existsSync("/usr/bin/chromium")) found.push("Chromium at /usr/bin/chromium (the /docs browser test)");
+    if (!ok("kcat", ["-V"])) found.push("kcat (hosts librdkafka's mock Kafka cluster for the stream bridge tests)");
     const python = pythonProblem();
     if (python) found.push(python);
   }

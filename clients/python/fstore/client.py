@@ -7,14 +7,19 @@ updates it instead of failing, and a call that fails removes the connector it cr
 """
 import json
 import os
+import re
+import shlex
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from urllib.parse import quote, urlencode
 
 import requests
 
-from .errors import FStoreError, StreamingNotAvailable
+from .errors import FStoreError
 
 DEFAULT_URL = "http://localhost:8000"
 FIXED_FIELDS = ("entity_id", "feature_group", "value_type")
@@ -275,9 +280,44 @@ class FeatureStore:
 
     # --- streaming ----------------------------------------------------------------------------
 
-    def start_streaming_feature(self, name, connector=None):
-        """The guide's ``start_streaming_feature``: not available until FStore consumes streams."""
-        raise StreamingNotAvailable(f"start_streaming_feature('{name}')")
+    def start_streaming_feature(self, name, connector=None, bridge=True):
+        """
+        The guide's ``start_streaming_feature(name, connector)``. Python (with only ``requests``) cannot
+        consume Kafka or Pulsar itself, so this binds the feature to ``connector`` (making sure FStore
+        holds it; PATCH {connector} when the feature reads through none yet) and, with ``bridge=True``,
+        starts the stream bridge for the feature's topic as a background process — the fstore npm
+        package's ``fstore stream`` from the current directory (see _bridge_command), or
+        FSTORE_BRIDGE_COMMAND — that keeps running
+        after the script ends (stop it with ``.stop()`` or ``kill <pid>``). A bridge this call started
+        earlier for the same FStore and topic, still running, is reused. Its output goes to
+        ``.log_file``. With ``bridge=False`` only the binding is done: run ``npm run stream``
+        (docs/bridges.md) yourself. Returns a StreamingBridge (``bridge=True``) or the feature.
+        """
+        feature = self.get_feature(name)
+        topic = feature.get("topic") or (feature.get("stream_config") or {}).get("topic")
+        if feature.get("source_type") != "stream" or not topic:
+            raise FStoreError(400, "NOT_A_STREAM_FEATURE", f"feature '{name}' reads no topic (it is a {feature.get('source_type')} feature): "
+                              "define it with topic or stream_config")
+        bound = feature.get("connector")
+        if connector is not None:
+            if getattr(connector, "kind", None) != "stream":
+                raise FStoreError(400, "VALIDATION_FAILED", "only a KafkaConnector or PulsarConnector can feed a stream feature")
+            if bound and bound != connector.name:
+                raise FStoreError(409, "CONFLICT", f"feature '{name}' already reads through connector '{bound}', not '{connector.name}'")
+            if bound:
+                connector.ensure(self)
+            else:
+                feature = self._with_connector(connector, lambda linked: self.update_feature(name, connector=linked))
+        elif not bound:
+            raise FStoreError(400, "NO_CONNECTOR", f"feature '{name}' reads through no connector: pass a KafkaConnector or PulsarConnector")
+        if not bridge:
+            return feature
+        secrets = {}
+        if connector is not None:
+            for field, value in connector.config.items():
+                if value is not None and re.search(r"password|secret|credential|token|key", field, re.IGNORECASE):
+                    secrets[_secret_variable(connector.name, field)] = str(value)
+        return StreamingBridge.start(self, topic, connector.name if connector is not None else bound, secrets)
 
     # --- connectors ---------------------------------------------------------------------------
 
@@ -295,3 +335,113 @@ class FeatureStore:
 
     def delete_connector(self, name):
         self.request("DELETE", f"/api/v1/connectors/{_path(name)}")
+
+
+def _secret_variable(connector, field):
+    """``FSTORE_SECRET_<CONNECTOR>_<FIELD>``, as the bridge reads connector secrets (docs/bridges.md)."""
+    def norm(text):
+        return re.sub(r"[^A-Z0-9]", "_", text.upper())
+    return f"FSTORE_SECRET_{norm(connector)}_{norm(field)}"
+
+
+def _bridge_command():
+    """
+    How to run the bridge: FSTORE_BRIDGE_COMMAND, else the fstore package's CLI run by ``node``
+    directly (so the pid is the bridge's and signals reach it) from ./node_modules/fstore (a
+    project that installed it) or ./dist/sdk (this repository), else ``npx --no-install fstore stream``.
+    """
+    if os.environ.get("FSTORE_BRIDGE_COMMAND"):
+        return shlex.split(os.environ["FSTORE_BRIDGE_COMMAND"])
+    installed = os.path.join("node_modules", "fstore", "dist", "sdk", "cli", "main.js")
+    if os.path.exists(installed):
+        return ["node", installed, "stream"]
+    try:
+        with open("package.json") as f:
+            here = json.load(f).get("name") == "fstore"
+    except (OSError, ValueError):
+        here = False
+    built = os.path.join("dist", "sdk", "cli", "main.js")
+    if here and os.path.exists(built):
+        return ["node", built, "stream"]
+    return ["npx", "--no-install", "fstore", "stream"]
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+class StreamingBridge:
+    """A stream bridge process started by ``start_streaming_feature`` for one topic."""
+
+    def __init__(self, topic, connector, pid, log_file, state_file):
+        self.topic = topic
+        self.connector = connector
+        self.pid = pid
+        self.log_file = log_file
+        self._state_file = state_file
+
+    @classmethod
+    def start(cls, store, topic, connector, secrets):
+        key = re.sub(r"[^A-Za-z0-9]+", "_", f"{store.url}_{topic}").strip("_")[:150]
+        state_file = os.path.join(tempfile.gettempdir(), f"fstore-stream-{key}.json")
+        try:
+            with open(state_file) as f:
+                state = json.load(f)
+            if _alive(state["pid"]):
+                return cls(topic, connector, state["pid"], state["log_file"], state_file)
+        except (OSError, ValueError, KeyError):
+            pass
+        command = _bridge_command()
+        env = {**os.environ, **secrets, "FSTORE_URL": store.url, "FSTORE_STREAM_TOPICS": topic}
+        if store.api_key:
+            env["FSTORE_KEY"] = store.api_key
+        log_file = os.environ.get("FSTORE_STREAM_LOG") or os.path.join(tempfile.gettempdir(), f"fstore-stream-{key}.log")
+        with open(log_file, "ab") as log:
+            try:
+                process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            except OSError as err:
+                raise FStoreError(0, "NO_BRIDGE", f"cannot start the stream bridge ({' '.join(command)}: {err}): install Node 22 and the fstore npm "
+                                  "package, or set FSTORE_BRIDGE_COMMAND, or run `npm run stream` yourself (start_streaming_feature(..., bridge=False))") from err
+        # A bridge that cannot start (no fstore package, FStore refusing the key) exits at once: say so now.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)
+        if process.poll() is not None:
+            with open(log_file, errors="replace") as f:
+                tail = f.read()[-1500:]
+            raise FStoreError(0, "NO_BRIDGE", f"the stream bridge ({' '.join(command)}) exited with {process.returncode}:\n{tail}")
+        with open(state_file, "w") as f:
+            json.dump({"pid": process.pid, "log_file": log_file}, f)
+        return cls(topic, connector, process.pid, log_file, state_file)
+
+    @property
+    def running(self):
+        return _alive(self.pid)
+
+    def stop(self, timeout=30):
+        """SIGTERM: the bridge forwards and commits its in-flight batch, then exits. Returns whether it exited in time."""
+        if not self.running:
+            return True
+        os.kill(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                done, _ = os.waitpid(self.pid, os.WNOHANG)
+                if done == self.pid:
+                    break
+            except ChildProcessError:
+                if not _alive(self.pid):
+                    break
+            time.sleep(0.1)
+        try:
+            os.remove(self._state_file)
+        except OSError:
+            pass
+        return not self.running
+
+    def __repr__(self):
+        return f"StreamingBridge(topic={self.topic!r}, connector={self.connector!r}, pid={self.pid}, log_file={self.log_file!r})"

@@ -12,7 +12,7 @@ import json
 import re
 
 from .client import FeatureStore, remember_connector
-from .errors import FStoreError, StreamingNotAvailable
+from .errors import FStoreError
 
 # Config fields never used in a derived name (FStore also keeps them encrypted).
 _SECRET_FIELD = re.compile(r"password|secret|credential|token|key", re.IGNORECASE)
@@ -53,6 +53,8 @@ class Connector:
 
     type = ""
     kind = ""
+    # Whether FStore must connect before a new connector is kept (stream brokers are reached by the bridge).
+    tested_on_create = True
 
     def __init__(self, config, name=None, store=None):
         self.config = dict(config)
@@ -91,6 +93,8 @@ class Connector:
             if err.status == 409:  # created meanwhile
                 return name, False
             raise
+        if not self.tested_on_create:
+            return name, True
         try:
             result = store.test_connector(name)
         except FStoreError:
@@ -161,30 +165,30 @@ class AzureDataLakeConnector(Connector):
     kind = "lake"
 
 
-class _StreamConnector(Connector):
-    """Kafka and Pulsar: the guide's configs are accepted, but FStore does not consume streams yet."""
+class StreamConnector(Connector):
+    """
+    Kafka and Pulsar. FStore stores the connector; the stream bridge (``npm run stream`` /
+    ``npx fstore stream``, docs/bridges.md) consumes the topics and forwards the records to FStore.
+    FStore never connects to the broker itself, so a new stream connector is not connection-tested
+    (the bridge reports a broker it cannot reach, and keeps retrying).
+    """
 
     kind = "stream"
-
-    def ensure(self, store=None):
-        raise StreamingNotAvailable(f"a {self.type} connector")
+    tested_on_create = False
 
     def register_streaming_feature(self, feature_def):
-        """The guide's ``kafka_connector.register_streaming_feature(feature_def)``."""
-        raise StreamingNotAvailable(f"register_streaming_feature('{feature_def.get('name')}')")
-
-    def register_feature(self, feature_def):
-        raise StreamingNotAvailable(f"register_feature('{feature_def.get('name')}') on a {self.type} connector")
+        """The guide's ``kafka_connector.register_streaming_feature(feature_def)``: a stream feature reading through this connector."""
+        return self.store.register_feature(feature_def, connector=self)
 
 
-class KafkaConnector(_StreamConnector):
-    """Apache Kafka: bootstrap_servers, group_id, auto_offset_reset (streaming is not available yet)."""
+class KafkaConnector(StreamConnector):
+    """Apache Kafka: bootstrap_servers, group_id, auto_offset_reset; client_id, security_protocol, sasl_mechanism, sasl_username, sasl_password."""
 
     type = "kafka"
 
 
-class PulsarConnector(_StreamConnector):
-    """Apache Pulsar: service_url, subscription_name (streaming is not available yet)."""
+class PulsarConnector(StreamConnector):
+    """Apache Pulsar (WebSocket API): service_url, subscription_name; web_service_url, token, tenant, namespace, subscription_type."""
 
     type = "pulsar"
 
@@ -198,5 +202,6 @@ __all__ = [
     "AzureDataLakeConnector",
     "KafkaConnector",
     "PulsarConnector",
+    "StreamConnector",
     "connector_name",
 ]

@@ -1,11 +1,11 @@
 """
 The guide's connector calls against the seeded PostgreSQL and s3rver: naming shared with the
 TypeScript SDK, the guide's PostgreSQL section, no stray connectors, the connector constructed
-last, runs with progress and errors, and streaming that says it is not there yet.
+last, runs with progress and errors, and the stream connectors binding stream features.
 """
 import pytest
 
-from fstore import FStoreError, StreamingNotAvailable
+from fstore import FStoreError
 from fstore.connectors import (AzureDataLakeConnector, KafkaConnector, MySQLConnector, PostgresConnector, PostgreSQLConnector,
                                PulsarConnector, S3Connector, connector_name)
 
@@ -98,13 +98,23 @@ def test_a_failed_run_raises_with_fstores_error(store, unique, pg_config):
     assert store.list_runs(name)[0].status == "failed"
 
 
-def test_streaming_calls_say_streaming_is_not_available(store, unique):
-    kafka = KafkaConnector({"bootstrap_servers": "localhost:9092", "group_id": "feature_store_group", "auto_offset_reset": "latest"})
-    PulsarConnector({"service_url": "pulsar://localhost:6650", "subscription_name": "feature_store_sub"})
-    with pytest.raises(StreamingNotAvailable) as caught:
-        kafka.register_streaming_feature({"name": "user_current_session", "topic": "user_events", "value_field": "session_data", "window_size": "5m"})
-    assert caught.value.code == "STREAMING_NOT_AVAILABLE"
-    feature = store.create_feature(name=unique("py_last_action"), stream_config={"topic": "customer_events", "value_field": "action"})
+def test_streaming_connectors_register_and_bind_features(store, unique):
+    kafka = KafkaConnector({"bootstrap_servers": "localhost:9092", "group_id": unique("feature_store_group"), "auto_offset_reset": "latest"})
+    pulsar = PulsarConnector({"service_url": "pulsar://localhost:6650", "subscription_name": unique("feature_store_sub"), "token": "pulsar-secret"})
+    session = kafka.register_streaming_feature({"name": unique("user_current_session"), "topic": unique("user_events"),
+                                                "value_field": "session_data", "window_size": "5m"})
+    assert session.source_type == "stream"
+    assert session.connector == kafka.name
+    # Not connection-tested (the bridge, not FStore, reaches the broker); the secret is stored, never shown.
+    pulsar.ensure(store)
+    held = store.get_connector(pulsar.name)
+    assert held.type == "pulsar"
+    assert "pulsar-secret" not in str(held)
+    feature = store.create_feature(name=unique("py_last_action"), stream_config={"topic": unique("customer_events"), "value_field": "action"})
     assert feature.source_type == "stream"
-    with pytest.raises(StreamingNotAvailable):
-        store.start_streaming_feature(feature.name, kafka)
+    assert not feature.get("connector")
+    bound = store.start_streaming_feature(feature.name, kafka, bridge=False)
+    assert bound.connector == kafka.name
+    with pytest.raises(FStoreError) as caught:
+        store.start_streaming_feature(feature.name, KafkaConnector({"bootstrap_servers": "localhost:9093", "group_id": "other"}), bridge=False)
+    assert caught.value.code == "CONFLICT"

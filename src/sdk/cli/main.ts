@@ -25,6 +25,7 @@ const HELP = `fstore — command line for FStore (FSTORE_URL, FSTORE_KEY)
   fstore connectors add <name> --type postgres|mysql|s3|adls (--config FILE | --set key=value ...) [--no-test]
   fstore connectors test <name>
   fstore connectors delete <name>
+  fstore stream                                      run the Kafka/Pulsar bridge until Ctrl-C (docs/bridges.md)
   fstore keys list
   fstore keys create <name> --scopes read,write,admin
   fstore keys revoke <id>
@@ -92,6 +93,14 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? c.EXIT.ok : c.EXIT.usage;
   }
   const two = positionals.slice(0, 2).join(" ");
+  if (positionals[0] === "stream") {
+    // The stream bridge reads FSTORE_URL / FSTORE_KEY (and connector secrets) from the environment.
+    if (values.url) process.env.FSTORE_URL = values.url;
+    if (values.key) process.env.FSTORE_KEY = values.key;
+    const { loadBridgeMain } = await import("../streaming.ts");
+    await (await loadBridgeMain()).runFromEnv();
+    return Number(process.exitCode ?? 0);
+  }
   const [name, args] = COMMANDS[two] ? [two, positionals.slice(2)] : [positionals[0] as string, positionals.slice(1)];
   const command = COMMANDS[name];
   if (!command) throw new c.UsageError(`unknown command '${positionals.join(" ")}'; see fstore --help`);
