@@ -22,6 +22,14 @@ describe("stream feature definitions", () => {
     expect((await callJson("GET", "/api/v1/features/def_sum", 200)).stream_stats).toEqual({ events: 0, late_events: 0, duplicates: 0, rejected: 0, last_event_time: null, last_applied_at: null, events_last_minute: 0 });
   });
 
+  it("gives a stream feature without value_type the type of what it computes: json for last, int for count, float otherwise", async () => {
+    expect(await registerFeature({ name: "def_vt_last", stream_config: { topic: "def_vt_t", value_field: "action" } })).toMatchObject({ value_type: "json" });
+    expect(await registerFeature({ name: "def_vt_count", topic: "def_vt_t", window_size: "5m", aggregation: "count" })).toMatchObject({ value_type: "int" });
+    expect(await registerFeature({ name: "def_vt_sum", topic: "def_vt_t", value_field: "n", window_size: "5m", aggregation: "sum" })).toMatchObject({ value_type: "float" });
+    expect(await registerFeature({ name: "def_vt_set", topic: "def_vt_t", value_field: "action", value_type: "string" })).toMatchObject({ value_type: "string" });
+    expect(await registerFeature({ name: "def_vt_push", entity_id: "customer" })).toMatchObject({ value_type: "float" });
+  });
+
   it("keeps a windowed last's ttl on its window when the window changes, and a ttl the user set as set", async () => {
     await registerFeature({ name: "def_ttl_follow", topic: "def_ttl_t", value_field: "v", window_size: "5m", value_type: "string" });
     expect(await callJson("PATCH", "/api/v1/features/def_ttl_follow", 200, { body: { window_size: "10m" } })).toMatchObject({ ttl: 600 });

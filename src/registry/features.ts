@@ -6,7 +6,7 @@ import { ApiError } from "../errors";
 import { forgetCatalog } from "../serving/catalog";
 import { sourceFieldNames, type FeatureCreateInput, type FeaturePatchInput } from "../schemas/feature";
 import { parseRef, refOf, resolveRef, sharedNames } from "./refs";
-import { checkSource, sourceTypeOf, streamSourceOf } from "./sources";
+import { checkSource, defaultValueType, sourceTypeOf, streamSourceOf } from "./sources";
 
 type SourceInput = Partial<Pick<FeatureCreateInput, (typeof sourceFieldNames)[number]>>;
 
@@ -63,8 +63,9 @@ export async function createFeature(d1: D1Database, input: FeatureCreateInput): 
     );
   }
   const source = pickSource(input);
-  await checkSource(d1, source, input.value_type);
-  const ttl = input.ttl ?? windowedLastTtl(source, input.value_type);
+  const valueType = input.value_type ?? defaultValueType(source);
+  await checkSource(d1, source, valueType);
+  const ttl = input.ttl ?? windowedLastTtl(source, valueType);
   const now = Date.now();
   const [row] = await db
     .insert(features)
@@ -73,7 +74,7 @@ export async function createFeature(d1: D1Database, input: FeatureCreateInput): 
       description: input.description ?? null,
       entityId: input.entity_id,
       featureGroup: group,
-      valueType: input.value_type,
+      valueType,
       ttlSeconds: ttl,
       tags: input.tags ?? {},
       owner: input.owner ?? null,

@@ -21,6 +21,18 @@ export function sourceTypeOf(source: Record<string, unknown>): SourceType {
   return "push";
 }
 
+/**
+ * The value type of a definition that names none: float, except for a stream feature, whose
+ * default follows what it computes — `last` keeps the payload field as it comes (json: the guide's
+ * `customer_last_action` reads string actions), `count` counts (int), the others are numbers (float).
+ */
+export function defaultValueType(source: Record<string, unknown>): ValueType {
+  if (sourceTypeOf(source) !== "stream") return "float";
+  const config = (source.stream_config ?? {}) as Record<string, unknown>;
+  const aggregation = config.aggregation ?? source.aggregation ?? "last";
+  return aggregation === "last" ? "json" : aggregation === "count" ? "int" : "float";
+}
+
 /** The connector kind each source type reads from. */
 const connectorKindOf: Partial<Record<SourceType, ConnectorKind>> = { sql: "sql", file: "object_store", stream: "stream" };
 

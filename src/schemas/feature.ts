@@ -100,7 +100,13 @@ export const FeatureCreate = z
     name: Name.refine((n) => n !== "batch", { message: "'batch' is reserved" }).openapi({ example: "customer_purchase_amount" }),
     entity_id: Name.default("entity").openapi({ description: "Entity type the feature describes", example: "customer" }),
     feature_group: Name.optional().openapi({ description: "Defaults to the entity type: one group per entity", example: "customer_metrics" }),
-    value_type: z.enum(valueTypes).default("float"),
+    value_type: z
+      .enum(valueTypes)
+      .optional()
+      .openapi({
+        description:
+          "Defaults to float. A stream feature's default follows what it computes: json for `last` (the payload field as it comes: a string action, a number, an object), int for `count`, float otherwise",
+      }),
     ...editableFields,
   })
   .strict()

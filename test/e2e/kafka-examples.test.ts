@@ -4,9 +4,8 @@
  * leaves a bridge process running: `node dist/sdk/cli/main.js stream`) and its TypeScript twin
  * (the bridge in-process until SIGINT). The guide's config reads from "latest", so records are
  * produced until the bridge has joined and one shows up; then a last one must arrive exactly.
- * The guide's definition sets no value_type, so the feature holds FStore's default (float): the
- * actions produced here are numeric action codes (docs/bridges.md; a string action needs
- * value_type "string" in the definition).
+ * The guide's definition sets no value_type: a stream `last` feature then keeps the payload field
+ * as it comes (json), so the actions produced here are strings, as a user's would be.
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
@@ -18,16 +17,16 @@ import { brokers, closeProducer, FAST_GROUP, latest, produce, streamOf, waitForV
 const env = { ...clientEnv(), KAFKA_BOOTSTRAP_SERVERS: brokers, ...FAST_GROUP, FSTORE_STREAM_STATS_MS: "1000" };
 afterAll(() => closeProducer());
 
-/** Produces action codes for customer_1 until the bridge shows one, then a last one that must arrive. */
-async function streamAndCheck(context: () => string, last: number) {
+/** Produces actions for customer_1 until the bridge shows one, then a last one that must arrive. */
+async function streamAndCheck(context: () => string, last: string) {
   let n = 1000;
   const before = await latest("customer_last_action", "customer_1");
   await waitUntil(
     async () => {
-      await produce("customer_events", [{ key: "customer_1", value: { action: n++ } }]);
+      await produce("customer_events", [{ key: "customer_1", value: { action: `view_${n++}` } }]);
       await new Promise((r) => setTimeout(r, 200));
       const got = await latest("customer_last_action", "customer_1");
-      return typeof got === "number" && got >= 1000 && got !== before;
+      return typeof got === "string" && got.startsWith("view_") && got !== before;
     },
     60_000,
     async () => `no action of customer_1 reached FStore (customer_events: ${JSON.stringify((await streamOf("customer_events"))?.stats)})\n${context()}`,
@@ -55,7 +54,7 @@ describe("the guide's Kafka streaming example", () => {
     expect(pid, ran.stdout).toBeGreaterThan(0);
     const { readFileSync } = await import("node:fs");
     try {
-      await streamAndCheck(() => readFileSync(logFile, "utf8"), 7);
+      await streamAndCheck(() => readFileSync(logFile, "utf8"), "purchase");
     } finally {
       if (alive(pid)) process.kill(pid, "SIGTERM");
       await waitUntil(async () => !alive(pid), 20_000, () => `the bridge ${pid} did not stop on SIGTERM`);
@@ -71,7 +70,7 @@ describe("the guide's Kafka streaming example", () => {
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     try {
       await waitUntil(async () => /streaming 'customer_last_action'/.test(out), 30_000, () => out);
-      await streamAndCheck(() => out, 8);
+      await streamAndCheck(() => out, "add_to_cart");
     } finally {
       child.kill("SIGINT");
     }
