@@ -10,7 +10,7 @@ import type { FeatureRow } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
 import { loadByNames, parseRef, pickRef } from "../registry/refs";
-import { distinctGroupEntities, refreshOnline } from "../storage/online-cache";
+import { cachedKeysProbe, distinctGroupEntities, refreshOnline } from "../storage/online-cache";
 import { nowMicros, parseTimestamp, type Micros } from "../time";
 import { checkEntityId, encodeValue } from "./rules";
 import { changedEntities, discardStatement, writeStatements, type ValueRow } from "./sql";
@@ -86,8 +86,12 @@ export function batchError(errors: ItemError[], total: number) {
  */
 export async function commitValues(env: Bindings, rows: ValueRow[], groupOf: (featureId: number) => string): Promise<void> {
   if (rows.length === 0) return;
-  await env.DB.batch(writeStatements(env.DB, rows));
-  await afterCommit("online-cache refresh", () => refreshOnline(env, distinctGroupEntities(rows.map((r) => ({ group: groupOf(r.featureId), entityId: r.entityId })))));
+  const touched = distinctGroupEntities(rows.map((r) => ({ group: groupOf(r.featureId), entityId: r.entityId })));
+  // A large write asks which of its vectors KV holds in the same batch (no round trip of its own).
+  const writes = writeStatements(env.DB, rows);
+  const probe = cachedKeysProbe(env, touched);
+  const results = await env.DB.batch(probe ? [...writes, ...probe.statements] : writes);
+  await afterCommit("online-cache refresh", () => refreshOnline(env, touched, probe?.read(results.slice(writes.length))));
 }
 
 /** Runs a step that follows a commit: its failure is logged, never thrown. */
