@@ -384,10 +384,16 @@ export async function pruneOnlineVectors(db: D1Database, now = Date.now()): Prom
 
 /** Distinct (group, entity) pairs, in first-seen order. */
 export function distinctGroupEntities(pairs: Iterable<GroupEntity>): GroupEntity[] {
-  const seen = new Map<string, GroupEntity>();
+  // A set of entities per group, rather than a key string per pair (a batch has thousands).
+  const seen = new Map<string, Set<string>>();
+  const out: GroupEntity[] = [];
   for (const p of pairs) {
-    const key = vectorKey(p.group, p.entityId);
-    if (!seen.has(key)) seen.set(key, p);
+    let entities = seen.get(p.group);
+    if (!entities) seen.set(p.group, (entities = new Set()));
+    if (!entities.has(p.entityId)) {
+      entities.add(p.entityId);
+      out.push(p);
+    }
   }
-  return [...seen.values()];
+  return out;
 }
