@@ -5,7 +5,8 @@
  * state; each gets one warm-up batch, then BENCH_BATCHES measured batches, alternating between them.
  *
  * FStore's figures include what a batch sets off: the online-cache refresh of the vectors KV holds
- * (a batch of 1,000 new entities touches 1,000 vectors, none cached: one D1 query, no KV write).
+ * (a batch of 1,000 new entities touches 1,000 vectors, none cached: one more statement in the
+ * batch's D1 transaction, no KV write). The bare Worker's tables are FStore's (foreign keys, index).
  * FStore's Server-Timing is summed per phase (auth, registry, validate, d1, kv, queue, total) and
  * printed as a mean per batch, to show where a batch's time goes.
  *

@@ -66,4 +66,49 @@ describe("POST /api/v1/features/batch", () => {
     expect(await countValues("dedup_in_batch")).toBe(3);
     expect((await callJson("GET", "/api/v1/features/dedup_in_batch/values/e1", 200)).value).toBe(9);
   });
+
+  // Batches resolve names against the per-isolate catalog and check it inside the write's own D1
+  // batch. These change the registry behind the catalog's back (straight in D1, as another isolate
+  // would), so the catalog is stale: the answer must still be what a fresh lookup gives.
+  describe("with a registry changed since the catalog was loaded", () => {
+    const copyFeature = (name: string, set: string) =>
+      env.DB.prepare(
+        `INSERT INTO features (name, description, entity_id, feature_group, value_type, ttl_seconds, tags, owner, source_type, source, created_at, updated_at)
+          SELECT name, description, entity_id, 'stale_copy', value_type, ttl_seconds, tags, owner, source_type, source, created_at, updated_at FROM features WHERE name = ?1`,
+      )
+        .bind(name)
+        .run()
+        .then(() => env.DB.prepare(`UPDATE features SET ${set} WHERE id = (SELECT max(id) FROM features WHERE name = ?1)`).bind(name).run());
+
+    it("checks values against a feature recreated with another type, and writes them to it", async () => {
+      await registerFeature({ name: "stale_type", feature_group: "stale_g", value_type: "float" });
+      await callJson("POST", "/api/v1/features/batch", 200, { body: [{ feature_id: "stale_type", entity_id: "e1", value: 1.5 }] });
+      // Deleted and recreated elsewhere: same name and group, a new id, another type.
+      await env.DB.prepare("UPDATE features SET name = 'stale_type_old' WHERE name = 'stale_type'").run();
+      await copyFeature("stale_type_old", "name = 'stale_type', feature_group = 'stale_g', value_type = 'string'");
+      await env.DB.prepare("DELETE FROM features WHERE name = 'stale_type_old'").run();
+
+      const res = await batch([{ feature_id: "stale_type", entity_id: "e1", value: 2.5 }]);
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { error: { code: string; details: { items: { errors: { message: string }[] }[] } } };
+      expect(body.error.code).toBe("INVALID_BATCH");
+      expect(body.error.details.items[0]?.errors[0]?.message).toMatch(/value must be a string/);
+      await callJson("POST", "/api/v1/features/batch", 200, { body: [{ feature_id: "stale_type", entity_id: "e1", value: "now text" }] });
+      expect((await callJson("GET", "/api/v1/features/stale_type/values/e1", 200)).value).toBe("now text");
+      expect(await countValues("stale_type")).toBe(1);
+    });
+
+    it("refuses a name another group took since as ambiguous, and writes nothing", async () => {
+      await registerFeature({ name: "stale_shared", feature_group: "stale_g1" });
+      await callJson("POST", "/api/v1/features/batch", 200, { body: [{ feature_id: "stale_shared", entity_id: "e1", value: 1 }] });
+      await copyFeature("stale_shared", "feature_group = 'stale_g2'");
+
+      const res = await batch([{ feature_id: "stale_shared", entity_id: "e2", value: 2 }]);
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { error: { details: { items: { errors: { code?: string }[] }[] } } };
+      expect(body.error.details.items[0]?.errors[0]?.code).toBe("AMBIGUOUS_FEATURE");
+      expect(await countValues("stale_shared")).toBe(1);
+      await callJson("POST", "/api/v1/features/batch", 200, { body: [{ feature_id: "stale_g2:stale_shared", entity_id: "e2", value: 2 }] });
+    });
+  });
 });

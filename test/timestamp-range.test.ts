@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { call, callJson, registerFeature } from "./helpers";
+import { MAX_MICROS, MIN_MICROS, parseTimestamp } from "../src/time";
 
 const extremes = [
   ["0001-01-01T00:00:00", "0001-01-01T00:00:00Z"],
@@ -59,4 +60,38 @@ describe("timestamps from 0001 to 9999", () => {
       expect(res.status).toBe(400);
     },
   );
+});
+
+describe("parseTimestamp, by arithmetic", () => {
+  /** The reference: what Date makes of the same fields (setUTCFullYear keeps years 0001-0099). */
+  function reference(y: number, mo: number, d: number, h: number, mi: number, s: number, offsetMinutes: number): bigint | null {
+    const date = new Date(0);
+    date.setUTCFullYear(y, mo - 1, d);
+    if (date.getUTCDate() !== d) return null;
+    date.setUTCHours(h, mi, Math.min(s, 59), 0);
+    return BigInt(date.getTime() - offsetMinutes * 60_000) * 1000n;
+  }
+  const pad = (n: number, w: number) => String(n).padStart(w, "0");
+
+  it("agrees with Date on every day of leap and common years, month ends past them, and offsets", () => {
+    let checked = 0;
+    for (const y of [1, 4, 99, 100, 400, 1582, 1900, 1969, 1970, 2000, 2023, 2024, 2100, 2255, 2400, 9999]) {
+      for (let mo = 1; mo <= 12; mo++) {
+        for (let d = 1; d <= 31; d++) {
+          for (const [h, mi, s, off] of [[0, 0, 0, 0], [23, 59, 60, 0], [12, 30, 15, 330], [1, 2, 3, -23 * 60 - 59]] as const) {
+            const sign = off < 0 ? "-" : "+";
+            const text = `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}T${pad(h, 2)}:${pad(mi, 2)}:${pad(s, 2)}${sign}${pad(Math.floor(Math.abs(off) / 60), 2)}:${pad(Math.abs(off) % 60, 2)}`;
+            const expected = reference(y, mo, d, h, mi, s, off);
+            const inRange = expected !== null && expected >= MIN_MICROS && expected <= MAX_MICROS ? expected : null;
+            expect(parseTimestamp(text), text).toBe(inRange);
+            checked++;
+          }
+        }
+      }
+    }
+    expect(checked).toBe(16 * 12 * 31 * 4);
+    expect(parseTimestamp("2024-02-30T00:00:00Z")).toBeNull();
+    expect(parseTimestamp("2024-02-29T00:00:00.1234567Z")).toBe(BigInt(Date.UTC(2024, 1, 29)) * 1000n + 123_456n);
+    expect(parseTimestamp("2024-01-00T00:00:00Z")).toBeNull();
+  });
 });

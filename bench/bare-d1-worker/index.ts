@@ -2,9 +2,12 @@
 /**
  * Bare D1 baseline for the ingest benchmark: `POST /batch` takes the same JSON array as FStore's
  * `POST /api/v1/features/batch` and writes it straight to D1 — no auth, no validation, no feature
- * lookup, no KV. The SQL is FStore's (src/storage/values.ts): rows travel as one JSON parameter
+ * lookup, no KV. The SQL is FStore's (src/ingest/sql.ts): rows travel as one JSON parameter
  * unpacked with json_each, history insert + latest upsert per chunk, all in one db.batch(), so the
  * difference between the two measures FStore's overhead rather than a different SQL strategy.
+ * The tables are FStore's too (migrations/0000_init.sql here): the same NOT NULL columns, foreign
+ * keys to `features` (which D1 enforces on every row) and secondary index, so both do the same
+ * durable work per value. (Until 2026-11-29 they had neither, and the bare Worker did less.)
  */
 
 interface Env {
@@ -21,7 +24,7 @@ interface Item {
 /** No registry here: every feature is id 1. */
 const FEATURE_ID = 1;
 
-// Same chunking and statements as src/storage/values.ts.
+// Same chunking and statements as src/ingest/sql.ts and src/db/json-rows.ts.
 const CHUNK_ROWS = 1000;
 const CHUNK_BYTES = 512 * 1024;
 

@@ -13,18 +13,24 @@ export function jsonRow(row: readonly unknown[]): string {
 }
 
 /** Rows packed into JSON arrays small enough to bind as one parameter: at most CHUNK_ROWS rows and about CHUNK_BYTES each. */
-export function* jsonArrayChunks(rows: Iterable<readonly unknown[]>): Generator<string> {
-  let parts: string[] = [];
+export function jsonArrayChunks(rows: Iterable<readonly unknown[]>): Generator<string> {
+  return jsonTextChunks((function* () {
+    for (const row of rows) yield jsonRow(row);
+  })());
+}
+
+/** Rows already encoded as JSON text (one array each), packed as jsonArrayChunks packs them. */
+export function* jsonTextChunks(parts: Iterable<string>): Generator<string> {
+  let chunk: string[] = [];
   let bytes = 0;
-  for (const row of rows) {
-    const part = jsonRow(row);
-    if (parts.length > 0 && (parts.length >= CHUNK_ROWS || bytes + part.length > CHUNK_BYTES)) {
-      yield `[${parts.join(",")}]`;
-      parts = [];
+  for (const part of parts) {
+    if (chunk.length > 0 && (chunk.length >= CHUNK_ROWS || bytes + part.length > CHUNK_BYTES)) {
+      yield `[${chunk.join(",")}]`;
+      chunk = [];
       bytes = 0;
     }
-    parts.push(part);
+    chunk.push(part);
     bytes += part.length + 1;
   }
-  if (parts.length > 0) yield `[${parts.join(",")}]`;
+  if (chunk.length > 0) yield `[${chunk.join(",")}]`;
 }

@@ -28,6 +28,11 @@ export const MAX_VALUE_DEPTH = 32;
 const encoder = new TextEncoder();
 /** UTF-8 length of well-formed text. */
 const utf8Bytes = (text: string) => encoder.encode(text).byteLength;
+/**
+ * Whether `text` takes more than `max` bytes of UTF-8. A UTF-16 code unit is at most 3 bytes of
+ * UTF-8, so text of at most max / 3 code units is never encoded (most ids and values).
+ */
+const overUtf8Bytes = (text: string, max: number) => text.length * 3 > max && utf8Bytes(text) > max;
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 // eslint-disable-next-line no-control-regex -- control characters are exactly what this matches
@@ -44,7 +49,7 @@ export function checkEntityId(entityId: unknown): string | null {
   if (typeof entityId !== "string") return "entity_id must be a string";
   if (entityId === "") return "entity_id must not be empty";
   // Checked on characters first, so a huge id is refused without encoding it.
-  if (entityId.length > MAX_ENTITY_ID_BYTES || utf8Bytes(entityId) > MAX_ENTITY_ID_BYTES) {
+  if (entityId.length > MAX_ENTITY_ID_BYTES || overUtf8Bytes(entityId, MAX_ENTITY_ID_BYTES)) {
     return `entity_id must be at most ${MAX_ENTITY_ID_BYTES} bytes of UTF-8 (got ${entityId.length > 4 * MAX_ENTITY_ID_BYTES ? `${entityId.length} characters` : `${utf8Bytes(entityId)} bytes`})`;
   }
   if (!isWellFormed(entityId)) return "entity_id must be valid Unicode text (it holds a lone UTF-16 surrogate, which UTF-8 cannot encode)";
@@ -69,7 +74,9 @@ const checks: Record<ValueType, { ok: (v: unknown) => boolean; expected: string 
  * only JSON types), or null. Iterative, so a value nested 100,000 levels deep is refused rather
  * than overflowing the stack here.
  */
-export function checkJsonShape(value: unknown): string | null {
+function checkJsonShape(value: unknown): string | null {
+  // A number, boolean or null (most values) needs no walk.
+  if (value === null || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value))) return null;
   const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 0 }];
   while (stack.length > 0) {
     const { v, depth } = stack.pop() as { v: unknown; depth: number };
@@ -96,25 +103,20 @@ export function checkJsonShape(value: unknown): string | null {
   return null;
 }
 
-/** An error message when `value` does not fit `type` or the limits, otherwise null. */
-export function checkValue(type: ValueType, value: unknown): string | null {
-  if (value === null) return null;
-  const check = checks[type];
-  if (!check.ok(value)) return `value must be ${check.expected} for a feature of type ${type}, got ${describe(value)}`;
-  const shape = checkJsonShape(value);
-  if (shape) return `value: ${shape}`;
-  const bytes = (typeof value === "string" && value.length > MAX_VALUE_BYTES) ? Infinity : utf8Bytes(JSON.stringify(value));
-  if (bytes > MAX_VALUE_BYTES) return `value must be at most ${MAX_VALUE_BYTES} bytes as JSON (${MAX_VALUE_BYTES / 1024} KiB)`;
-  return null;
-}
-
 /**
  * The value encoded for storage: JSON text within the limits, or why it cannot be stored. The one
  * way values become the text D1 keeps, so what is checked is exactly what is written.
  */
 export function encodeValue(type: ValueType, value: unknown): { json: string } | { error: string } {
-  const problem = checkValue(type, value);
-  return problem ? { error: problem } : { json: JSON.stringify(value) };
+  if (value === null) return { json: "null" };
+  const check = checks[type];
+  if (!check.ok(value)) return { error: `value must be ${check.expected} for a feature of type ${type}, got ${describe(value)}` };
+  const shape = checkJsonShape(value);
+  if (shape) return { error: `value: ${shape}` };
+  // A string longer than the limit in characters is refused without encoding it.
+  const json = typeof value === "string" && value.length > MAX_VALUE_BYTES ? null : JSON.stringify(value);
+  if (json === null || overUtf8Bytes(json, MAX_VALUE_BYTES)) return { error: `value must be at most ${MAX_VALUE_BYTES} bytes as JSON (${MAX_VALUE_BYTES / 1024} KiB)` };
+  return { json };
 }
 
 function describe(value: unknown): string {

@@ -18,7 +18,7 @@
  * not drizzle's query builder: drizzle would bind four parameters per row, and D1's limit of 100
  * parameters per statement would cap a statement at 25 rows.
  */
-import { jsonArrayChunks } from "../db/json-rows";
+import { jsonArrayChunks, jsonTextChunks } from "../db/json-rows";
 import type { ShapedRow } from "./shape";
 
 /** A value row to write: the shaped row plus its feature. */
@@ -43,7 +43,9 @@ export function writeStatements(db: D1Database, rows: readonly ValueRow[]): D1Pr
   const history = db.prepare(directHistory);
   const latest = db.prepare(directLatest);
   const statements: D1PreparedStatement[] = [];
-  for (const chunk of jsonArrayChunks(rows.map((r) => [r.featureId, r.entityId, r.ts, r.value]))) statements.push(history.bind(chunk), latest.bind(chunk));
+  // Each row's JSON is written directly (feature id and microseconds are integers, the value is JSON already).
+  const parts = rows.map((r) => `[${r.featureId},${JSON.stringify(r.entityId)},${r.ts},${JSON.stringify(r.value)}]`);
+  for (const chunk of jsonTextChunks(parts)) statements.push(history.bind(chunk), latest.bind(chunk));
   return statements;
 }
 

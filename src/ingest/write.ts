@@ -9,8 +9,10 @@ import { scrubMessage } from "../../connectors/scrub";
 import type { FeatureRow } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
+import { usageOf } from "../invocation";
 import { loadByNames, parseRef, pickRef } from "../registry/refs";
-import { distinctGroupEntities, refreshOnline } from "../storage/online-cache";
+import { forgetCatalog, loadCatalog } from "../serving/catalog";
+import { cachedKeysProbe, distinctGroupEntities, refreshOnline } from "../storage/online-cache";
 import { nowMicros, parseTimestamp, type Micros } from "../time";
 import { checkEntityId, encodeValue } from "./rules";
 import { changedEntities, discardStatement, writeStatements, type ValueRow } from "./sql";
@@ -45,11 +47,21 @@ export interface ItemError {
  */
 export async function prepareBatch(
   db: D1Database,
-  items: (IncomingValue & { feature_id: string })[],
+  items: BatchItem[],
   earlierErrors: ItemError[] = [],
-): Promise<{ rows: ValueRow[]; features: Map<string, FeatureRow> }> {
+): Promise<PreparedBatch> {
   // Items name features by `name` or `group:name` (registry/refs.ts): one query for every feature of those names.
-  const byName = await loadByNames(db, items.map((i) => parseRef(i.feature_id).name));
+  return checkBatch(await loadByNames(db, items.map((i) => parseRef(i.feature_id).name)), items, earlierErrors);
+}
+
+type BatchItem = IncomingValue & { feature_id: string };
+interface PreparedBatch {
+  rows: ValueRow[];
+  features: Map<string, FeatureRow>;
+}
+
+/** prepareBatch against features already loaded (every feature of each name the items use). */
+function checkBatch(byName: Map<string, FeatureRow[]>, items: BatchItem[], earlierErrors: ItemError[] = []): PreparedBatch {
   const features = new Map<string, FeatureRow>();
   const errors = new Map(earlierErrors.map((e) => [e.index, e]));
   const rows: ValueRow[] = [];
@@ -84,10 +96,71 @@ export function batchError(errors: ItemError[], total: number) {
  * Once the values are committed nothing may fail the request (a client would retry what is already
  * stored): a refresh that cannot even be queued is logged, and readers fall back to D1 on a miss.
  */
-export async function commitValues(env: Bindings, rows: ValueRow[], groupOf: (featureId: number) => string): Promise<void> {
+export async function commitValues(env: Bindings, rows: ValueRow[], groupOf: (featureId: number) => string, guard?: D1PreparedStatement): Promise<void> {
   if (rows.length === 0) return;
-  await env.DB.batch(writeStatements(env.DB, rows));
-  await afterCommit("online-cache refresh", () => refreshOnline(env, distinctGroupEntities(rows.map((r) => ({ group: groupOf(r.featureId), entityId: r.entityId })))));
+  const touched = distinctGroupEntities(rows.map((r) => ({ group: groupOf(r.featureId), entityId: r.entityId })));
+  // A large write asks which of its vectors KV holds in the same batch (no round trip of its own).
+  const writes = guard ? [guard, ...writeStatements(env.DB, rows)] : writeStatements(env.DB, rows);
+  const probe = cachedKeysProbe(env, touched);
+  const results = await env.DB.batch(probe ? [...writes, ...probe.statements] : writes);
+  await afterCommit("online-cache refresh", () => refreshOnline(env, touched, probe?.read(results.slice(writes.length))));
+}
+
+/**
+ * A statement that fails its batch — so nothing of it is written — unless the features holding
+ * `names` in D1 are exactly those with `ids`. Feature ids are never reused and a feature's name,
+ * group and type never change, so the same ids mean the same resolution and the same checks as a
+ * fresh lookup. SQLite has no RAISE outside triggers: the statement fails by inserting a history
+ * row without a feature id (NOT NULL), which no real write ever does.
+ */
+function registryGuard(db: D1Database, names: string[], ids: number[]): D1PreparedStatement {
+  const named = "name IN (SELECT value FROM json_each(?1))";
+  return db
+    .prepare(
+      `INSERT INTO feature_values (feature_id, entity_id, ts, value) SELECT NULL, '', 0, 'null'
+        WHERE (SELECT count(*) FROM features WHERE ${named}) <> ?3
+           OR (SELECT count(*) FROM features WHERE ${named} AND id IN (SELECT value FROM json_each(?2))) <> ?3`,
+    )
+    .bind(JSON.stringify(names), JSON.stringify(ids), ids.length);
+}
+
+const isGuardFailure = (err: unknown) => /NOT NULL constraint failed: feature_values\.feature_id/.test(String((err as Error)?.message ?? err));
+
+/**
+ * Writes a batch of pushed values (all or nothing) and answers how many were written. Names are
+ * resolved against the per-isolate catalog (serving/catalog.ts) when it knows all of them, and that
+ * resolution is checked in the write's own D1 batch (registryGuard): no round trip for the
+ * registry. Whatever the catalog cannot settle — a name it does not know, any invalid item, a
+ * registry changed since it was loaded — goes the way it always went: one D1 query for the names,
+ * then the checks, then the write. So a client sees exactly what a fresh lookup would give.
+ */
+export async function writeBatch(env: Bindings, items: BatchItem[]): Promise<number> {
+  const usage = usageOf(env);
+  const names = [...new Set(items.map((i) => parseRef(i.feature_id).name))];
+  const catalog = await usage.phaseAsync("registry", () => loadCatalog(env.DB));
+  if (names.every((n) => catalog.byName.has(n))) {
+    let prepared: PreparedBatch | null = null;
+    try {
+      prepared = usage.phase("validate", () => checkBatch(catalog.byName, items));
+    } catch {
+      // Decided below against D1 (the catalog may be behind).
+    }
+    if (prepared) {
+      const ids = names.flatMap((n) => (catalog.byName.get(n) as FeatureRow[]).map((f) => f.id));
+      const groups = new Map([...prepared.features.values()].map((f) => [f.id, f.featureGroup]));
+      try {
+        await commitValues(env, prepared.rows, (id) => groups.get(id) as string, registryGuard(env.DB, names, ids));
+        return prepared.rows.length;
+      } catch (err) {
+        if (!isGuardFailure(err)) throw err;
+        forgetCatalog(); // the registry changed since the catalog was loaded: nothing was written
+      }
+    }
+  }
+  const { rows, features } = await usage.phaseAsync("validate", () => prepareBatch(env.DB, items));
+  const groups = new Map([...features.values()].map((f) => [f.id, f.featureGroup]));
+  await commitValues(env, rows, (id) => groups.get(id) as string);
+  return rows.length;
 }
 
 /** Runs a step that follows a commit: its failure is logged, never thrown. */

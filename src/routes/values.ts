@@ -7,7 +7,7 @@ import { requireScope } from "../auth";
 import type { AppEnv } from "../env";
 import type { FeatureRow } from "../db/schema";
 import { ApiError } from "../errors";
-import { batchError, commitValues, prepareBatch, toRow, type ItemError } from "../ingest/write";
+import { batchError, commitValues, prepareBatch, toRow, writeBatch, type ItemError } from "../ingest/write";
 import { refOf, resolveRef } from "../registry/refs";
 import { authErrors, errors, jsonBody, jsonResponse } from "../schemas/common";
 import { FeatureIdParam } from "../schemas/feature";
@@ -49,11 +49,7 @@ export const valueRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       responses: { 200: jsonResponse(BatchResult, "All items written"), 400: errors[400], 413: errors[413], ...authErrors },
     }),
     async (c) => {
-      const items = c.req.valid("json");
-      const { rows, features } = await usageOf(c.env).phaseAsync("validate", () => prepareBatch(c.env.DB, items));
-      const groups = new Map([...features.values()].map((f) => [f.id, f.featureGroup]));
-      await commitValues(c.env, rows, (id) => groups.get(id) as string);
-      return c.json({ written: rows.length }, 200);
+      return c.json({ written: await writeBatch(c.env, c.req.valid("json")) }, 200);
     },
     async (result, c) => {
       if (result.success) return;

@@ -307,16 +307,37 @@ export async function queueRefresh(env: Bindings, keys: GroupEntity[], mode: Exc
   await enqueueJobs(env.JOBS, jobs, mode === "pending" ? pendingDelay(attempt) : undefined);
 }
 
+const cachedSql = `SELECT entity_id AS e FROM online_vectors WHERE feature_group = ?1 AND ${inKeys} AND ${live}`;
+
+/** Statements asking which of `keys` KV holds (per online_vectors), one per group, and how to read their results. */
+function cachedKeysQuery(db: D1Database, keys: GroupEntity[], now = Date.now()) {
+  const groups = [...byGroup(keys)];
+  return {
+    statements: groups.map(([group, ids]) => db.prepare(cachedSql).bind(group, JSON.stringify(ids), now)),
+    read: (results: D1Result[]): GroupEntity[] => groups.flatMap(([group], k) => (results[k] as D1Result<{ e: string }>).results.map((r) => ({ group, entityId: r.e }))),
+  };
+}
+
 /** The keys among `keys` whose vectors KV holds (per online_vectors). */
 async function cachedKeys(db: D1Database, keys: GroupEntity[]): Promise<GroupEntity[]> {
-  const groups = [...byGroup(keys)];
-  const now = Date.now();
-  const results = await db.batch(
-    groups.map(([group, ids]) =>
-      db.prepare(`SELECT entity_id AS e FROM online_vectors WHERE feature_group = ?1 AND ${inKeys} AND ${live}`).bind(group, JSON.stringify(ids), now),
-    ),
-  );
-  return groups.flatMap(([group], k) => (results[k] as D1Result<{ e: string }>).results.map((r) => ({ group, entityId: r.e })));
+  const query = cachedKeysQuery(db, keys);
+  return query.read(await db.batch(query.statements));
+}
+
+/**
+ * For a write about to commit `touched` vectors: the statements refreshOnline would run first to
+ * learn which of them KV holds (a write too large to write every vector through), to go into the
+ * write's own D1 batch — one round trip fewer, read in the same transaction as the values — and
+ * how to read their results for refreshOnline. Null when refreshOnline would not ask.
+ */
+export function cachedKeysProbe(env: Bindings, touched: GroupEntity[]): { statements: D1PreparedStatement[]; read(results: D1Result[]): GroupEntity[] } | null {
+  if (touched.length <= INLINE_REFRESH_LIMIT) return null;
+  try {
+    if (!cachePolicy(env).writeThrough) return null;
+  } catch {
+    return null; // a wrong setting fails the refresh after the commit, as it would without the probe
+  }
+  return cachedKeysQuery(env.DB, touched);
 }
 
 /**
@@ -325,17 +346,19 @@ async function cachedKeys(db: D1Database, keys: GroupEntity[]): Promise<GroupEnt
  * reads back). Larger ones refresh only the vectors KV holds — after the response when the
  * invocation has background time, inline when they are few, through the jobs queue otherwise —
  * so a bulk load of new entities costs one D1 query instead of a KV write per entity; reads fill
- * the rest from D1. A failure here never fails the write: the values are committed, the refresh
- * is queued instead.
+ * the rest from D1. `cached`: which of `touched` KV holds, when the caller already read it in its
+ * commit (cachedKeysProbe); a large write none of whose vectors are cached has nothing to do.
+ * A failure here never fails the write: the values are committed, the refresh is queued instead.
  */
-export async function refreshOnline(env: Bindings, touched: GroupEntity[]): Promise<void> {
+export async function refreshOnline(env: Bindings, touched: GroupEntity[], cached?: GroupEntity[]): Promise<void> {
   if (touched.length === 0 || !cachePolicy(env).writeThrough) return;
+  if (touched.length > INLINE_REFRESH_LIMIT && cached?.length === 0) return;
   const refresh = async () => {
     try {
       if (touched.length <= INLINE_REFRESH_LIMIT) return void (await refreshKeys(env, touched, "all"));
-      const cached = await cachedKeys(env.DB, touched);
-      if (cached.length <= INLINE_REFRESH_LIMIT) await refreshKeys(env, cached, "cached");
-      else await queueRefresh(env, cached, "cached");
+      const held = cached ?? (await cachedKeys(env.DB, touched));
+      if (held.length <= INLINE_REFRESH_LIMIT) await refreshKeys(env, held, "cached");
+      else await queueRefresh(env, held, "cached");
     } catch (err) {
       // The values are committed; the cache can catch up from the queue instead.
       console.error(`online-cache refresh after a write failed, queueing it: ${(err as Error).message}`);
@@ -361,10 +384,16 @@ export async function pruneOnlineVectors(db: D1Database, now = Date.now()): Prom
 
 /** Distinct (group, entity) pairs, in first-seen order. */
 export function distinctGroupEntities(pairs: Iterable<GroupEntity>): GroupEntity[] {
-  const seen = new Map<string, GroupEntity>();
+  // A set of entities per group, rather than a key string per pair (a batch has thousands).
+  const seen = new Map<string, Set<string>>();
+  const out: GroupEntity[] = [];
   for (const p of pairs) {
-    const key = vectorKey(p.group, p.entityId);
-    if (!seen.has(key)) seen.set(key, p);
+    let entities = seen.get(p.group);
+    if (!entities) seen.set(p.group, (entities = new Set()));
+    if (!entities.has(p.entityId)) {
+      entities.add(p.entityId);
+      out.push(p);
+    }
   }
-  return [...seen.values()];
+  return out;
 }
