@@ -74,7 +74,7 @@ const checks: Record<ValueType, { ok: (v: unknown) => boolean; expected: string 
  * only JSON types), or null. Iterative, so a value nested 100,000 levels deep is refused rather
  * than overflowing the stack here.
  */
-function checkJsonShape(value: unknown): string | null {
+export function checkJsonShape(value: unknown): string | null {
   // A number, boolean or null (most values) needs no walk.
   if (value === null || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value))) return null;
   const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 0 }];

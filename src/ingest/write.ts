@@ -124,8 +124,6 @@ function registryGuard(db: D1Database, names: string[], ids: number[]): D1Prepar
     .bind(JSON.stringify(names), JSON.stringify(ids), ids.length);
 }
 
-const isGuardFailure = (err: unknown) => /NOT NULL constraint failed: feature_values\.feature_id/.test(String((err as Error)?.message ?? err));
-
 /**
  * Writes a batch of pushed values (all or nothing) and answers how many were written. Names are
  * resolved against the per-isolate catalog (serving/catalog.ts) when it knows all of them, and that
@@ -151,9 +149,12 @@ export async function writeBatch(env: Bindings, items: BatchItem[]): Promise<num
       try {
         await commitValues(env, prepared.rows, (id) => groups.get(id) as string, registryGuard(env.DB, names, ids));
         return prepared.rows.length;
-      } catch (err) {
-        if (!isGuardFailure(err)) throw err;
-        forgetCatalog(); // the registry changed since the catalog was loaded: nothing was written
+      } catch {
+        // The batch failed as a whole, so nothing was written (commitValues throws only from the
+        // batch; what follows the commit is logged, never thrown). Whether the guard fired — the
+        // registry changed since the catalog was loaded — or D1 failed, the fresh path below
+        // decides, without reading D1's error text.
+        forgetCatalog();
       }
     }
   }
