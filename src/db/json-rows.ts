@@ -14,10 +14,19 @@ export function jsonRow(row: readonly unknown[]): string {
 
 /** Rows packed into JSON arrays small enough to bind as one parameter: at most CHUNK_ROWS rows and about CHUNK_BYTES each. */
 export function* jsonArrayChunks(rows: Iterable<readonly unknown[]>): Generator<string> {
+  for (const chunk of jsonChunks(rows, jsonRow)) yield chunk;
+}
+
+/** Single values (ids, entity ids) packed like rows: JSON arrays of at most CHUNK_ROWS values and about CHUNK_BYTES each. */
+export function* jsonValueChunks(values: Iterable<unknown>): Generator<string> {
+  for (const chunk of jsonChunks(values, (v) => JSON.stringify(v))) yield chunk;
+}
+
+function* jsonChunks<T>(items: Iterable<T>, encode: (item: T) => string): Generator<string> {
   let parts: string[] = [];
   let bytes = 0;
-  for (const row of rows) {
-    const part = jsonRow(row);
+  for (const item of items) {
+    const part = encode(item);
     if (parts.length > 0 && (parts.length >= CHUNK_ROWS || bytes + part.length > CHUNK_BYTES)) {
       yield `[${parts.join(",")}]`;
       parts = [];
