@@ -2,15 +2,17 @@
  * The `events` queue consumer: applies each message's events to every stream feature on its topic
  * (docs/streaming.md).
  *
- * Per message, one D1 batch (one transaction) records the event ids as seen — with a claim token —
- * and adds the events to their window tiles, each tile update counting only events without an id
- * or whose id this very batch claimed: a redelivered event (same topic and id) never counts twice,
- * and tiles and seen ids commit together or not at all. The same batch moves the feature's
- * watermark and counters, and the clock (the next time an entity's value changes by events leaving
- * the window).
+ * Per queue batch, one D1 batch (one transaction) records the event ids of all its messages as seen
+ * — with a claim token — and adds the events to their window tiles, each tile update counting only
+ * events without an id or whose id this very batch claimed: a redelivered event (same topic and id)
+ * never counts twice, and tiles and seen ids commit together or not at all. The same batch moves
+ * the features' watermarks and counters, the clock (the next time an entity's value changes by
+ * events leaving the window), stores the dead letters, and reads back the tiles whose values must
+ * be recomputed. If it fails, each message is applied in a transaction of its own, so one message
+ * that cannot be applied is retried without holding up the others.
  *
- * Then, once per queue batch, the values whose windows changed are recomputed from the tiles and
- * written through the one write path (src/ingest: history, latest, the coalesced KV refresh). That
+ * Then the values whose windows changed are computed from those tiles and written, once per queue
+ * batch, through the one write path (src/ingest: history, latest, the coalesced KV refresh). That
  * step is idempotent, so a message is acked only after it; if it fails the messages are retried and
  * their recomputation redone (their events, already seen, are counted as duplicates, not again).
  *
