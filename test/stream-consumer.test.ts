@@ -149,6 +149,57 @@ describe("events consumer", () => {
     expect((await getQueueResult(bad, ctx)).explicitAcks).toEqual(["garbage"]);
   });
 
+  it("applies the other messages of a batch exactly once when one of them cannot be committed, and retries only that one", async () => {
+    await registerFeature({ name: "split_sum", topic: "split_t", value_field: "n", window_size: "10m", slide: "1m", aggregation: "sum" });
+    // A D1 whose transactions fail when they carry the event id 'poisoned': the batch's one
+    // transaction fails, then the message holding that id fails on its own, and the others commit.
+    const poisoned = new WeakSet<D1PreparedStatement>();
+    const statement = (real: D1PreparedStatement): D1PreparedStatement =>
+      new Proxy(real, {
+        get(target, prop) {
+          if (prop === "bind") {
+            return (...args: unknown[]) => {
+              const bound = target.bind(...args);
+              if (args.some((a) => typeof a === "string" && a.includes('"poisoned"'))) poisoned.add(bound);
+              return bound;
+            };
+          }
+          const v = Reflect.get(target, prop);
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      });
+    let batches = 0;
+    const picky = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "prepare") return (sql: string) => statement(target.prepare(sql));
+        if (prop === "batch") {
+          return (statements: D1PreparedStatement[]) => {
+            batches++;
+            return statements.some((st) => poisoned.has(st)) ? Promise.reject(new Error("D1_ERROR: poisoned")) : target.batch(statements);
+          };
+        }
+        const v = Reflect.get(target, prop);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const t = Date.UTC(2026, 0, 4, 0, 0, 30);
+    const a = [{ key: "s", value: { n: 1 }, ts: t, id: "a" }, { key: "s", value: { n: 2 }, ts: t, id: "b" }];
+    const bad = [{ key: "s", value: { n: 100 }, ts: t, id: "poisoned" }];
+    const c = [{ key: "s", value: { n: 4 }, ts: t, id: "c" }, { key: "s", value: { n: 1000 }, ts: t, id: "a" }];
+    const { ids, result } = await deliver("split_t", [a, bad, c], { DB: picky });
+    expect(batches).toBeGreaterThan(2);
+    expect(result.explicitAcks.sort()).toEqual([ids[0], ids[2]].sort());
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual([ids[1]]);
+    // 1 + 2 + 4: the redelivered id 'a' in the third message is a duplicate, applied once.
+    expect(await history("split_sum", "s")).toContainEqual([iso(Date.UTC(2026, 0, 4, 0, 1)), 7]);
+    expect(await stats("split_sum")).toMatchObject({ events: 3, duplicates: 1 });
+    // The whole batch again on a healthy D1: only the retried message counts.
+    const again = await deliver("split_t", [a, bad, c]);
+    expect(again.result.explicitAcks).toEqual(again.ids);
+    expect(await history("split_sum", "s")).toContainEqual([iso(Date.UTC(2026, 0, 4, 0, 1)), 107]);
+    expect(await stats("split_sum")).toMatchObject({ events: 4, duplicates: 5 });
+  });
+
   it("keeps D1 exact on every batch for a hot entity (1,000 events in a few seconds) and writes its KV vector at most once per second", async () => {
     await registerFeature({ name: "hot_count", feature_group: "hot_g", topic: "hot_t", window_size: "1h", aggregation: "count", value_type: "int" });
     const puts: number[] = [];

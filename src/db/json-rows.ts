@@ -34,3 +34,10 @@ export function* jsonTextChunks(parts: Iterable<string>): Generator<string> {
   }
   if (chunk.length > 0) yield `[${chunk.join(",")}]`;
 }
+
+/** Single values (ids, entity ids) packed like rows: JSON arrays of at most CHUNK_ROWS values and about CHUNK_BYTES each. */
+export function jsonValueChunks(values: Iterable<unknown>): Generator<string> {
+  return jsonTextChunks((function* () {
+    for (const v of values) yield JSON.stringify(v);
+  })());
+}

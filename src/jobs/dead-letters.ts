@@ -50,11 +50,13 @@ export async function storeDeadLetters(batch: MessageBatch<unknown>, env: Bindin
  * Queues' (a KV refresh refused MAX times): it is listed and replayed like the others.
  */
 export async function storeDeadLetter(env: Bindings, queue: "fstore-jobs" | "fstore-events", body: unknown): Promise<void> {
-  const now = Date.now();
-  await env.DB.prepare("INSERT INTO dead_letters (id, queue, body, attempts, sent_at, received_at) VALUES (?1, ?2, ?3, 1, ?4, ?4)")
-    .bind(crypto.randomUUID(), queue, bodyText(body), now)
-    .run();
+  await deadLetterStatement(env.DB, queue, body).run();
   console.error(`a ${queue} job gave up after its retries and was stored as a dead letter: see GET /api/v1/dead-letters`);
+}
+
+/** The statement storing `body` as a dead letter, for a caller that commits it with its own transaction. */
+export function deadLetterStatement(db: D1Database, queue: "fstore-jobs" | "fstore-events", body: unknown): D1PreparedStatement {
+  return db.prepare("INSERT INTO dead_letters (id, queue, body, attempts, sent_at, received_at) VALUES (?1, ?2, ?3, 1, ?4, ?4)").bind(crypto.randomUUID(), queue, bodyText(body), Date.now());
 }
 
 export interface DeadLetter {
