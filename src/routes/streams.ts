@@ -10,7 +10,7 @@ import { ApiError } from "../errors";
 import { batchError, type ItemError } from "../ingest/write";
 import { usageOf } from "../invocation";
 import { authErrors, errors, jsonBody, jsonResponse } from "../schemas/common";
-import { checkEvent, MAX_EVENTS_PER_REQUEST, packMessages, sendMessages, StreamEvent } from "../streams/events";
+import { checkEvent, MAX_EVENTS_PER_REQUEST, packMessages, sendMessages, StreamEvent, type CheckedEvent } from "../streams/events";
 import { listStreams, streamFeaturesOf } from "../streams/registry";
 import { errorHook } from "../validation";
 
@@ -50,15 +50,17 @@ const Stream = z
   })
   .openapi("Stream");
 
-/** Per-event problems of a body, by index; null when the body is not an array at all. */
-function eventErrors(raw: unknown): ItemError[] | null {
+/** A body's events checked: as they will travel, or the problems by index; null when the body is not an array at all. */
+function checkEvents(raw: unknown): { events: CheckedEvent[]; errs: ItemError[] } | null {
   if (!Array.isArray(raw)) return null;
+  const events: CheckedEvent[] = [];
   const errs: ItemError[] = [];
   raw.forEach((event, index) => {
-    const problems = checkEvent(event);
-    if (problems.length > 0) errs.push({ index, errors: problems });
+    const checked = checkEvent(event);
+    if (Array.isArray(checked)) errs.push({ index, errors: checked });
+    else events.push(checked);
   });
-  return errs;
+  return { events, errs };
 }
 
 export const streamRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
@@ -80,11 +82,11 @@ export const streamRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       const events = c.req.valid("json") as unknown[];
       if (events.length > MAX_EVENTS_PER_REQUEST) throw new ApiError("VALIDATION_FAILED", `at most ${MAX_EVENTS_PER_REQUEST} events per request (got ${events.length}); send them in several requests`);
       // Checked again as a whole: the schema lets any value through, the rules do not.
-      const errs = eventErrors(events) ?? [];
+      const { events: checked, errs } = checkEvents(events) as { events: CheckedEvent[]; errs: ItemError[] };
       if (errs.length > 0) throw streamBatchError(errs, events.length);
       const features = await usageOf(c.env).phaseAsync("registry", () => streamFeaturesOf(c.env.DB, topic));
       if (features.length === 0) throw new ApiError("NOT_FOUND", `no stream feature reads topic '${topic}'`, { topic });
-      const messages = packMessages(topic, events as Record<string, unknown>[], Date.now());
+      const messages = packMessages(topic, checked, Date.now());
       await usageOf(c.env).phaseAsync("queue", () => sendMessages(c.env.EVENTS, messages));
       return c.json({ accepted: events.length }, 202);
     },
@@ -92,7 +94,7 @@ export const streamRoutes = new OpenAPIHono<AppEnv>({ defaultHook: errorHook })
       if (result.success) return;
       if (result.target !== "json") return errorHook(result, c);
       const raw = (result as { data?: unknown }).data;
-      const errs = eventErrors(raw);
+      const errs = checkEvents(raw)?.errs;
       if (errs && errs.length > 0) throw streamBatchError(errs, (raw as unknown[]).length);
       const issue = result.error.issues[0];
       throw new ApiError("VALIDATION_FAILED", `Invalid request: ${issue ? `${issue.path.map(String).join(".") || "body"}: ${issue.message}` : "the body must be a JSON array of events"}`);

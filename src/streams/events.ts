@@ -43,8 +43,14 @@ export const StreamEvent = z
   .openapi("StreamEvent");
 export type StreamEvent = z.infer<typeof StreamEvent>;
 
-/** Why one event cannot be accepted: the path and the problem, for each problem. */
-export function checkEvent(raw: unknown): { path: string; message: string }[] {
+/** An accepted event as it will travel, with its size as JSON (what packs it into messages). */
+export interface CheckedEvent {
+  event: QueuedEvent;
+  bytes: number;
+}
+
+/** One event checked: as it will travel, or why it cannot be accepted (the path and the problem, for each problem). */
+export function checkEvent(raw: unknown): CheckedEvent | { path: string; message: string }[] {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return [{ path: "", message: "an event must be an object {key, value, timestamp?, id?}" }];
   const e = raw as Record<string, unknown>;
   const problems: { path: string; message: string }[] = [];
@@ -66,10 +72,11 @@ export function checkEvent(raw: unknown): { path: string; message: string }[] {
     else if (!isWellFormed(e.id)) problems.push({ path: "id", message: "id must be valid Unicode text" });
     else if (e.id.length > MAX_EVENT_ID_BYTES || utf8(e.id) > MAX_EVENT_ID_BYTES) problems.push({ path: "id", message: `id must be at most ${MAX_EVENT_ID_BYTES} bytes of UTF-8` });
   }
-  if (problems.length === 0 && utf8(JSON.stringify(compact(e))) > MAX_EVENT_BYTES) {
-    problems.push({ path: "", message: `an event may be at most ${MAX_EVENT_BYTES / 1024} KiB as JSON (one Queues message holds 128 KB)` });
-  }
-  return problems;
+  if (problems.length > 0) return problems;
+  const event = compact(e);
+  const bytes = utf8(JSON.stringify(event));
+  if (bytes > MAX_EVENT_BYTES) return [{ path: "", message: `an event may be at most ${MAX_EVENT_BYTES / 1024} KiB as JSON (one Queues message holds 128 KB)` }];
+  return { event, bytes };
 }
 
 /** An event's time in ms since the epoch: a number (ms) or an RFC 3339 text; null when neither. */
@@ -106,14 +113,13 @@ export const EventsMessage = z.object({
 export type EventsMessage = z.infer<typeof EventsMessage>;
 
 /** Packs checked events into messages of at most MESSAGE_BYTES each. */
-export function packMessages(topic: string, events: Record<string, unknown>[], arrived: number): { body: EventsMessage; bytes: number }[] {
+export function packMessages(topic: string, events: CheckedEvent[], arrived: number): { body: EventsMessage; bytes: number }[] {
   const envelope = utf8(JSON.stringify({ type: "events", topic, arrived, events: [] }));
   const messages: { body: EventsMessage; bytes: number }[] = [];
   let current: QueuedEvent[] = [];
   let bytes = envelope;
-  for (const raw of events) {
-    const event = compact(raw);
-    const size = utf8(JSON.stringify(event)) + 1;
+  for (const { event, bytes: eventBytes } of events) {
+    const size = eventBytes + 1;
     if (current.length > 0 && bytes + size > MESSAGE_BYTES) {
       messages.push({ body: { type: "events", topic, arrived, events: current }, bytes });
       current = [];
