@@ -4,7 +4,7 @@
  * non-secret config and the names of its secret fields (secret values never leave), and counters.
  */
 import { drizzle } from "drizzle-orm/d1";
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq, sql, type SQL } from "drizzle-orm";
 import { connectors, features, type FeatureRow } from "../db/schema";
 import { connectorToJson } from "../registry/connectors";
 import { refOf, sharedNames } from "../registry/refs";
@@ -15,27 +15,22 @@ export interface StreamFeature {
   stream: StreamSource;
 }
 
-/** Every stream feature whose definition is usable, with its normalised source. */
-export async function allStreamFeatures(db: D1Database): Promise<StreamFeature[]> {
-  const rows = await drizzle(db).select().from(features).where(eq(features.sourceType, "stream")).orderBy(asc(features.name)).all();
+/** The stream features matching `where` whose definition is usable, with their normalised source. */
+async function streamFeatures(db: D1Database, where: SQL | undefined): Promise<StreamFeature[]> {
+  const rows = await drizzle(db).select().from(features).where(and(eq(features.sourceType, "stream"), where)).orderBy(asc(features.name)).all();
   return rows.flatMap((feature) => {
     const stream = streamSourceOf(feature.source, feature.valueType);
     return Array.isArray(stream) ? [] : [{ feature, stream }];
   });
 }
 
-/** The stream features reading `topic` (both shapes of the definition). */
+/** Every stream feature whose definition is usable. */
+export const allStreamFeatures = (db: D1Database) => streamFeatures(db, undefined);
+
+/** The stream features reading `topic` (both shapes of the definition; a topic in stream_config wins), in one query. */
 export async function streamFeaturesOf(db: D1Database, topic: string): Promise<StreamFeature[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT id FROM features WHERE source_type = 'stream'
-         AND (json_extract(source, '$.stream_config.topic') = ?1 OR (json_extract(source, '$.stream_config.topic') IS NULL AND json_extract(source, '$.topic') = ?1))`,
-    )
-    .bind(topic)
-    .all<{ id: number }>();
-  if (results.length === 0) return [];
-  const ids = new Set(results.map((r) => r.id));
-  return (await allStreamFeatures(db)).filter((f) => ids.has(f.feature.id) && f.stream.topic === topic);
+  const topicOf = sql`coalesce(json_extract(${features.source}, '$.stream_config.topic'), json_extract(${features.source}, '$.topic'))`;
+  return (await streamFeatures(db, sql`${topicOf} = ${topic}`)).filter((f) => f.stream.topic === topic);
 }
 
 export interface StreamStatsJson {
