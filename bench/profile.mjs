@@ -10,14 +10,17 @@
  * Workloads (PROFILE_ENDPOINT): `online` / `feast` — the online benchmark's vectors
  * (bench/online-workload.mjs) seeded through the API and read once so KV is warm, then requests of
  * PROFILE_ENTITIES entities × 50 features; `ingest` — batches of 1,000 new values
- * (`POST /api/v1/features/batch`), as the ingest benchmark sends them.
+ * (`POST /api/v1/features/batch`), as the ingest benchmark sends them; `stream` — batches of 500
+ * stream events with ids (`POST /api/v1/streams/{topic}/events`), as a bridge forwards them, into
+ * the stream benchmark's windowed sum; the profile then runs on until the events consumer (same
+ * isolate, same thread) has applied them all, so it holds the endpoint's and the consumer's work.
  *
  * Caveat, seen in every profile: the local KV and D1 simulators run on the same thread as the
  * Worker, and V8 charges their time to whatever Worker frame is on the stack (the KV binding's
  * `get`, the bindings' wrappers) — compare with the bare-KV Worker rather than reading those
  * frames as FStore's own work.
  *
- * Environment: PROFILE_ENDPOINT (online | feast | ingest, default online), PROFILE_ENTITIES
+ * Environment: PROFILE_ENDPOINT (online | feast | ingest | stream, default online), PROFILE_ENTITIES
  * (entities per request, default 100), PROFILE_REQUESTS (default 200), PROFILE_SEEDED (entities
  * seeded, default 500).
  */
@@ -34,7 +37,7 @@ const endpoint = process.env.PROFILE_ENDPOINT ?? "online";
 const perRequest = Number(process.env.PROFILE_ENTITIES ?? 100);
 const requests = Number(process.env.PROFILE_REQUESTS ?? 200);
 const seeded = Number(process.env.PROFILE_SEEDED ?? 500);
-if (!["online", "feast", "ingest"].includes(endpoint)) throw new Error("PROFILE_ENDPOINT must be online, feast or ingest");
+if (!["online", "feast", "ingest", "stream"].includes(endpoint)) throw new Error("PROFILE_ENDPOINT must be online, feast, ingest or stream");
 
 const dir = path.join(repoRoot, ".bench", `profile-${new Date().toISOString().replace(/[:.]/g, "-")}`);
 mkdirSync(dir, { recursive: true });
@@ -44,7 +47,7 @@ const envFile = path.join(dir, "fstore.env");
 writeFileSync(envFile, `FSTORE_ADMIN_KEY=${adminKey}\n`, { mode: 0o600 });
 const auth = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
 
-async function post(url, body, expect = 200) {
+async function post(url, body, expect = endpoint === "stream" ? 202 : 200) {
   const res = await fetch(url, { method: "POST", headers: auth, body: typeof body === "string" ? body : JSON.stringify(body) });
   const text = await res.text();
   if (res.status !== expect) throw new Error(`POST ${url}: ${res.status} ${text.slice(0, 300)}`);
@@ -189,6 +192,33 @@ async function prepareIngest(server) {
   return { url, bodies };
 }
 
+/** The stream benchmark's windowed sum over HTTP; bodies of 500 events with bridge-style ids; `settled` waits until all are applied. */
+async function prepareStream(server) {
+  await post(`${server.url}/api/v1/features`, { name: "bench_stream_sum", topic: "bench_profile", value_field: "amount", aggregation: "sum", window_size: "1h" }, 201);
+  const bodies = Array.from({ length: requests + 1 }, (_, b) =>
+    JSON.stringify(Array.from({ length: 500 }, (_, j) => {
+      const n = b * 500 + j;
+      return { key: `entity_${n % 1000}`, value: { amount: (n % 97) + 1, seq: n }, timestamp: Date.now(), id: `kafka/bench_profile/0/${n}` };
+    })),
+  );
+  const url = `${server.url}/api/v1/streams/bench_profile/events`;
+  const applied = async () => {
+    const { streams } = await (await fetch(`${server.url}/api/v1/streams`, { headers: auth })).json();
+    const s = streams.find((x) => x.topic === "bench_profile");
+    return Number(s?.stats?.events ?? 0) + Number(s?.stats?.duplicates ?? 0);
+  };
+  const settled = async (count) => {
+    const deadline = Date.now() + 300_000;
+    while ((await applied()) < count) {
+      if (Date.now() > deadline) throw new Error(`stream: not all ${count} events applied after 5 minutes`);
+      await sleep(20);
+    }
+  };
+  await post(url, bodies.pop()); // warm-up
+  await settled(500);
+  return { url, bodies, settled: () => settled(500 * (requests + 1)) };
+}
+
 const config = path.join(repoRoot, "wrangler.toml");
 const persistTo = path.join(dir, "state");
 const script = await bundleWorker({ config, outdir: path.join(dir, "bundle"), logFile });
@@ -197,7 +227,7 @@ const server = await startWranglerDev({ config, script, port: await freePort(), 
 const inspectorPort = server.inspectorPort;
 try {
   await waitForHttp(server, "/health", { logFile });
-  const { url, bodies } = endpoint === "ingest" ? await prepareIngest(server) : await prepareOnline(server);
+  const { url, bodies, settled } = endpoint === "ingest" ? await prepareIngest(server) : endpoint === "stream" ? await prepareStream(server) : await prepareOnline(server);
   const session = await inspector(inspectorPort);
   await session.send("Profiler.enable");
   await session.send("Profiler.setSamplingInterval", { interval: 100 });
@@ -205,7 +235,10 @@ try {
   const t0 = performance.now();
   const timings = [];
   for (let i = 0; i < requests; i++) timings.push((await post(url, bodies[i % bodies.length])).timing);
+  const sentMs = performance.now() - t0;
+  if (settled) await settled();
   const wallMs = performance.now() - t0;
+  if (settled) console.log(`\nprofile: the ${requests} requests were answered in ${sentMs.toFixed(0)} ms; all events applied after ${wallMs.toFixed(0)} ms`);
   const { profile } = await session.send("Profiler.stop");
   session.close();
 
@@ -214,7 +247,7 @@ try {
   const { sampled, selfMs, totalMs } = summarize(profile);
   const idle = selfMs.get("(idle)") ?? 0;
   console.log(
-    `\nprofile: ${requests} sequential ${endpoint} requests${endpoint === "ingest" ? " of 1,000 values" : ` of ${perRequest}×50`} in ${wallMs.toFixed(0)} ms (${(wallMs / requests).toFixed(1)} ms each); ` +
+    `\nprofile: ${requests} sequential ${endpoint} requests${endpoint === "ingest" ? " of 1,000 values" : endpoint === "stream" ? " of 500 events (and their consumer)" : ` of ${perRequest}×50`} in ${wallMs.toFixed(0)} ms (${(wallMs / requests).toFixed(1)} ms each); ` +
       `Worker isolate busy ${((sampled - idle) / requests).toFixed(2)} ms per request, idle (waiting on KV/D1/the client) ${(idle / requests).toFixed(2)} ms`,
   );
   printPhases(timings);

@@ -47,9 +47,14 @@ async function produceAll(producer, topic, count) {
 async function drain({ label, url, apiKey, topics, count, applied, log }) {
   const { StreamBridge } = await import("../connectors/streams/bridge.ts");
   let firstForward = null;
-  const timedFetch = (input, init) => {
-    if (firstForward === null && String(input).includes("/events")) firstForward = performance.now();
-    return fetch(input, init);
+  const posts = [];
+  const timedFetch = async (input, init) => {
+    if (!String(input).includes("/events")) return fetch(input, init);
+    const t0 = performance.now();
+    if (firstForward === null) firstForward = t0;
+    const res = await fetch(input, init);
+    posts.push(performance.now() - t0);
+    return res;
   };
   const bridge = new StreamBridge({ url, apiKey, topics, statsMs: 0, log, fetch: timedFetch, kafka: { sessionTimeout: 10_000 } });
   await bridge.start();
@@ -66,7 +71,8 @@ async function drain({ label, url, apiKey, topics, count, applied, log }) {
     await bridge.stop();
   }
   const seconds = (performance.now() - firstForward) / 1000;
-  return { label, count, seconds, eventsPerSec: count / seconds };
+  posts.sort((a, b) => a - b);
+  return { label, count, seconds, eventsPerSec: count / seconds, posts: posts.length, postP50: percentile(posts, 50) };
 }
 
 export async function stream(ctx) {
@@ -143,7 +149,9 @@ export async function stream(ctx) {
 
     const { fstore, bare, freshness } = results;
     console.log(`\nstream: ${fmt(count)} events Kafka → bridge → Worker → Queue → applied, per target (load average ${os.loadavg()[0].toFixed(2)})`);
-    for (const r of [fstore, bare]) console.log(`  ${r.label.padEnd(20)} ${fmt(r.eventsPerSec).padStart(8)} events/s  (${fmt(r.seconds, 2)} s)`);
+    for (const r of [fstore, bare]) {
+      console.log(`  ${r.label.padEnd(20)} ${fmt(r.eventsPerSec).padStart(8)} events/s  (${fmt(r.seconds, 2)} s; ${r.posts} requests, p50 ${fmt(r.postP50, 1)} ms to the 202)`);
+    }
     const ratio = fstore.eventsPerSec / bare.eventsPerSec;
     console.log(`throughput FStore / bare: ${ratio.toFixed(2)}x  (target ≥ 0.5x)`);
     console.log(

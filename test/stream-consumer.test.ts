@@ -200,6 +200,58 @@ describe("events consumer", () => {
     expect(await stats("split_sum")).toMatchObject({ events: 4, duplicates: 5 });
   });
 
+  it("applies two consumers racing on one entity exactly: the one that commits second fails its guard and plans again from what the first wrote", async () => {
+    await registerFeature({ name: "race_sum", topic: "race_t", value_field: "n", window_size: "10m", slide: "1m", aggregation: "sum" });
+    const t = Date.UTC(2026, 0, 6, 0, 0, 30);
+    const boundary = iso(Date.UTC(2026, 0, 6, 0, 1));
+    /** Delivers `first`; once its read is answered, a second consumer applies `second` in full, then the first goes on. */
+    const race = async (first: Ev[], second: Ev[]) => {
+      let batches = 0;
+      const racing = new Proxy(env.DB, {
+        get(target, prop) {
+          if (prop === "batch") {
+            return async (statements: D1PreparedStatement[]) => {
+              const n = ++batches;
+              const results = await target.batch(statements);
+              if (n === 1) expect((await deliver("race_t", [second])).result.explicitAcks).toHaveLength(1);
+              return results;
+            };
+          }
+          const v = Reflect.get(target, prop);
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      });
+      const { ids, result } = await deliver("race_t", [first], { DB: racing });
+      expect(result.explicitAcks).toEqual(ids);
+      expect(batches).toBeGreaterThanOrEqual(4); // read, a transaction a guard failed, read again, commit
+    };
+    const tiles = async (entity: string) =>
+      env.DB.prepare("SELECT sum(t.count) AS n, sum(t.sum) AS s FROM stream_tiles t JOIN features f ON f.id = t.feature_id WHERE f.name = 'race_sum' AND t.entity_id = ?1").bind(entity).first();
+    // This isolate's stream features include race_sum before the race (else the first read only finds them out of date).
+    await deliver("race_t", [[{ key: "warm", value: { n: 0 }, ts: t, id: "w" }]]);
+    // Different ids, same tile: the tiles read changed (a value computed from them would miss the other's 10).
+    await race([{ key: "r", value: { n: 1 }, ts: t, id: "a1" }, { key: "r", value: { n: 2 }, ts: t, id: "a2" }], [{ key: "r", value: { n: 10 }, ts: t, id: "b1" }]);
+    expect(await history("race_sum", "r")).toContainEqual([boundary, 13]);
+    expect(await tiles("r")).toEqual({ n: 3, s: 13 });
+    // The same id in both: the second consumer applied it first, so the first's copy is the duplicate.
+    await race([{ key: "q", value: { n: 1 }, ts: t, id: "q1" }], [{ key: "q", value: { n: 1000 }, ts: t, id: "q1" }]);
+    expect(await history("race_sum", "q")).toContainEqual([boundary, 1000]);
+    expect(await tiles("q")).toEqual({ n: 1, s: 1000 });
+    expect(await stats("race_sum")).toMatchObject({ events: 5, duplicates: 1 });
+  });
+
+  it("uses a definition changed by another isolate from the next batch on (the stream features' fingerprint)", async () => {
+    await registerFeature({ name: "iso_sum", topic: "iso_t", value_field: "a", window_size: "10m", slide: "1m", aggregation: "sum" });
+    const t = Date.UTC(2026, 0, 7, 0, 0, 30);
+    await deliver("iso_t", [[{ key: "i", value: { a: 1, b: 100 }, ts: t, id: "i1" }]]);
+    const first = iso(Date.UTC(2026, 0, 7, 0, 1));
+    expect(await history("iso_sum", "i")).toContainEqual([first, 1]);
+    // What another isolate's PATCH writes, without this isolate hearing of it.
+    await env.DB.prepare("UPDATE features SET source = json_set(source, '$.value_field', 'b'), updated_at = updated_at + 1 WHERE name = 'iso_sum'").run();
+    await deliver("iso_t", [[{ key: "i", value: { a: 1, b: 100 }, ts: t, id: "i2" }]]);
+    expect(await history("iso_sum", "i")).toContainEqual([first, 101]);
+  });
+
   it("keeps D1 exact on every batch for a hot entity (1,000 events in a few seconds) and writes its KV vector at most once per second", async () => {
     await registerFeature({ name: "hot_count", feature_group: "hot_g", topic: "hot_t", window_size: "1h", aggregation: "count", value_type: "int" });
     const puts: number[] = [];

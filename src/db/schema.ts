@@ -298,15 +298,15 @@ export const streamTiles = sqliteTable(
 
 /**
  * Event ids already applied, per topic: a redelivered event (a bridge's `kafka/{topic}/{partition}/{offset}`,
- * a producer's own id) is applied once. Written in the same D1 batch as the tiles it changes, with
- * a claim token the tile updates check, so the two commit together or not at all. Ms times.
+ * a producer's own id) is applied once. Written in the same D1 transaction as the tiles and values
+ * it changes, so they commit together or not at all; an id written by another consumer since it was
+ * read fails that transaction (the primary key). Ms times.
  */
 export const streamSeen = sqliteTable(
   "stream_seen",
   {
     topic: text("topic").notNull(),
     eventId: text("event_id").notNull(),
-    claim: text("claim").notNull(),
     seenAt: integer("seen_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.topic, t.eventId] }), index("stream_seen_at_idx").on(t.seenAt)],

@@ -6,6 +6,7 @@
  * brought up to date (storage/online-cache.ts decides inline or queued).
  */
 import { scrubMessage } from "../../connectors/scrub";
+import { failWhen } from "../db/guard";
 import type { FeatureRow } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
@@ -95,33 +96,33 @@ export function batchError(errors: ItemError[], total: number) {
  * Writes rows to history and latest (all or nothing), then brings the online cache up to date.
  * Once the values are committed nothing may fail the request (a client would retry what is already
  * stored): a refresh that cannot even be queued is logged, and readers fall back to D1 on a miss.
+ * `before` runs first in the same transaction: guards (db/guard.ts), and state that must commit
+ * with the values or not at all (the stream consumer's tiles, seen ids and counters).
  */
-export async function commitValues(env: Bindings, rows: ValueRow[], groupOf: (featureId: number) => string, guard?: D1PreparedStatement): Promise<void> {
-  if (rows.length === 0) return;
+export async function commitValues(env: Bindings, rows: ValueRow[], groupOf: (featureId: number) => string, before: D1PreparedStatement[] = []): Promise<void> {
+  if (rows.length === 0 && before.length === 0) return;
   const touched = distinctGroupEntities(rows.map((r) => ({ group: groupOf(r.featureId), entityId: r.entityId })));
   // A large write asks which of its vectors KV holds in the same batch (no round trip of its own).
-  const writes = guard ? [guard, ...writeStatements(env.DB, rows)] : writeStatements(env.DB, rows);
+  const writes = [...before, ...writeStatements(env.DB, rows)];
   const probe = cachedKeysProbe(env, touched);
   const results = await env.DB.batch(probe ? [...writes, ...probe.statements] : writes);
   await afterCommit("online-cache refresh", () => refreshOnline(env, touched, probe?.read(results.slice(writes.length))));
 }
 
 /**
- * A statement that fails its batch — so nothing of it is written — unless the features holding
- * `names` in D1 are exactly those with `ids`. Feature ids are never reused and a feature's name,
- * group and type never change, so the same ids mean the same resolution and the same checks as a
- * fresh lookup. SQLite has no RAISE outside triggers: the statement fails by inserting a history
- * row without a feature id (NOT NULL), which no real write ever does.
+ * A guard (db/guard.ts) failing the batch unless the features holding `names` in D1 are exactly
+ * those with `ids`. Feature ids are never reused and a feature's name, group and type never change,
+ * so the same ids mean the same resolution and the same checks as a fresh lookup.
  */
 function registryGuard(db: D1Database, names: string[], ids: number[]): D1PreparedStatement {
   const named = "name IN (SELECT value FROM json_each(?1))";
-  return db
-    .prepare(
-      `INSERT INTO feature_values (feature_id, entity_id, ts, value) SELECT NULL, '', 0, 'null'
-        WHERE (SELECT count(*) FROM features WHERE ${named}) <> ?3
-           OR (SELECT count(*) FROM features WHERE ${named} AND id IN (SELECT value FROM json_each(?2))) <> ?3`,
-    )
-    .bind(JSON.stringify(names), JSON.stringify(ids), ids.length);
+  return failWhen(
+    db,
+    `(SELECT count(*) FROM features WHERE ${named}) <> ?3 OR (SELECT count(*) FROM features WHERE ${named} AND id IN (SELECT value FROM json_each(?2))) <> ?3`,
+    JSON.stringify(names),
+    JSON.stringify(ids),
+    ids.length,
+  );
 }
 
 /**
@@ -147,7 +148,7 @@ export async function writeBatch(env: Bindings, items: BatchItem[]): Promise<num
       const ids = names.flatMap((n) => (catalog.byName.get(n) as FeatureRow[]).map((f) => f.id));
       const groups = new Map([...prepared.features.values()].map((f) => [f.id, f.featureGroup]));
       try {
-        await commitValues(env, prepared.rows, (id) => groups.get(id) as string, registryGuard(env.DB, names, ids));
+        await commitValues(env, prepared.rows, (id) => groups.get(id) as string, [registryGuard(env.DB, names, ids)]);
         return prepared.rows.length;
       } catch {
         // The batch failed as a whole, so nothing was written (commitValues throws only from the

@@ -17,6 +17,7 @@ import { ApiError, describeIssues } from "../errors";
 import { NAME_PATTERN } from "../schemas/common";
 import { forgetCatalog } from "../serving/catalog";
 import { parseDuration } from "../time";
+import { changedAt } from "./features";
 import { qualifiedRef } from "./refs";
 
 const FeastName = z.string().regex(NAME_PATTERN, "must start with a letter and contain only letters, digits, '_' or '-' (at most 128 characters)");
@@ -224,7 +225,7 @@ export async function importFeastProject(d1: D1Database, raw: unknown, update: b
     ...updates.map(({ row, p }) =>
       db
         .update(features)
-        .set({ valueType: p.valueType, ttlSeconds: p.ttlSeconds, tags: p.tags, owner: p.owner, description: p.description, updatedAt: now })
+        .set({ valueType: p.valueType, ttlSeconds: p.ttlSeconds, tags: p.tags, owner: p.owner, description: p.description, updatedAt: changedAt(now) })
         .where(and(eq(features.id, row.id), eq(features.updatedAt, row.updatedAt))),
     ),
   ];

@@ -1,5 +1,5 @@
 /** The feature registry in D1: create, look up, list, change and delete definitions. */
-import { and, asc, eq, gt, or } from "drizzle-orm";
+import { and, asc, eq, gt, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { features, type FeatureRow, type SourceType } from "../db/schema";
 import { ApiError } from "../errors";
@@ -149,6 +149,12 @@ function cursorAfter(cursor: string | undefined) {
   return or(gt(features.name, name), and(eq(features.name, name), gt(features.featureGroup, group)));
 }
 
+/**
+ * A changed feature's updated_at: now, and always later than before, so (id, updated_at) names one
+ * version of a definition (the stream features' fingerprint relies on it, streams/registry.ts).
+ */
+export const changedAt = (now: number) => sql`max(${now}, ${features.updatedAt} + 1)`;
+
 export async function updateFeature(d1: D1Database, current: FeatureRow, patch: FeaturePatchInput): Promise<FeatureRow> {
   const source = { ...current.source, ...pickSource(patch) };
   await checkSource(d1, source, current.valueType);
@@ -161,7 +167,7 @@ export async function updateFeature(d1: D1Database, current: FeatureRow, patch: 
       owner: patch.owner ?? current.owner,
       source,
       sourceType: sourceTypeOf(source),
-      updatedAt: Date.now(),
+      updatedAt: changedAt(Date.now()),
     })
     .where(eq(features.id, current.id))
     .returning();

@@ -2,19 +2,20 @@
  * The `events` queue consumer: applies each message's events to every stream feature on its topic
  * (docs/streaming.md).
  *
- * Per queue batch, one D1 batch (one transaction) records the event ids of all its messages as seen
- * — with a claim token — and adds the events to their window tiles, each tile update counting only
- * events without an id or whose id this very batch claimed: a redelivered event (same topic and id)
- * never counts twice, and tiles and seen ids commit together or not at all. The same batch moves
- * the features' watermarks and counters, the clock (the next time an entity's value changes by
- * events leaving the window), stores the dead letters, and reads back the tiles whose values must
- * be recomputed. If it fails, each message is applied in a transaction of its own, so one message
- * that cannot be applied is retried without holding up the others.
- *
- * Then the values whose windows changed are computed from those tiles and written, once per queue
- * batch, through the one write path (src/ingest: history, latest, the coalesced KV refresh). That
- * step is idempotent, so a message is acked only after it; if it fails the messages are retried and
- * their recomputation redone (their events, already seen, are counted as duplicates, not again).
+ * A queue batch costs two D1 round trips:
+ * 1. one read: the stream features' fingerprint (so this isolate's copy of their definitions can be
+ *    trusted, registry.ts), their watermarks, which event ids were applied already, and the tiles
+ *    the events fall into (with those the window values depend on);
+ * 2. one transaction — the write path's own batch (ingest/write.ts commitValues) — holding guards
+ *    that fail it unless what step 1 read still holds (the same features, the same tiles; an event
+ *    id applied meanwhile fails its insert), then the seen event ids, the tile additions, counters,
+ *    clock and dead letters, and the window values computed from the tiles read plus this batch's
+ *    events (history, latest, and the coalesced KV refresh after the commit).
+ * Tiles, seen ids and values commit together or not at all: a redelivered event (same topic and id)
+ * never counts twice, and no value is computed from tiles another consumer changed meanwhile (such a
+ * transaction fails a guard, and the batch is planned again from a fresh read: optimistic
+ * concurrency). If the batch keeps failing, each message is applied in a transaction of its own, so
+ * one message that cannot be applied is retried (with backoff) without holding up the others.
  *
  * A deterministic bad event (no entity, a value the aggregation cannot use) is `rejected`: counted
  * and stored as a dead letter, without holding up the rest of its message. Events older than the
@@ -33,9 +34,9 @@ import type { StreamSource } from "../registry/sources";
 import { msToMicros } from "../time";
 import { advanceClock } from "./clock";
 import { EventsMessage, type QueuedEvent } from "./events";
-import { allStreamFeatures, type StreamFeature } from "./registry";
-import { tilesByEntity, tilesStatements, windowRow } from "./values";
-import { boundariesOfEvent, isLate, tileEndOf, type Tile } from "./windows";
+import { fingerprintOf, fingerprintStatement, loadStreamCatalog, streamCatalog, unchangedStatement, type StreamCatalog, type StreamFeature } from "./registry";
+import { TileRead, windowRow } from "./values";
+import { addToTile, boundariesOfEvent, isLate, mergeTiles, tileEndOf, type Tile } from "./windows";
 
 const backoffSeconds = (attempts: number) => Math.min(300, 2 ** attempts * 5);
 /**
@@ -45,6 +46,8 @@ const backoffSeconds = (attempts: number) => Math.min(300, 2 ** attempts * 5);
 export const MAX_FUTURE_MS = 3_600_000;
 /** Clock entries a consumer invocation advances after its messages (the cron does the rest). */
 const CLOCK_PER_BATCH = 200;
+/** Plans of one set of messages before giving up on it (a failed guard means another writer moved first). */
+const ATTEMPTS = 3;
 
 /** What one feature reads from one event. */
 type Reading = { entity: string; t: number; v: number | null; json: string } | { error: string };
@@ -85,24 +88,19 @@ export function readEvent(f: FeatureRow, s: StreamSource, e: QueuedEvent, arrive
   }
 }
 
-/** (feature id, entity) → tile ends whose values must be recomputed. */
-type Touched = Map<number, { sf: StreamFeature; entities: Map<string, Set<number>> }>;
+/** Whether a feature keeps tiles: a window over an aggregation other than `last` (whose value is its newest event's). */
+const tiled = (s: StreamSource) => s.aggregation !== "last" && s.tileMs !== null && s.windowMs !== null;
 
-function touch(touched: Touched, sf: StreamFeature, entity: string, end: number): void {
-  const f = touched.get(sf.feature.id) ?? { sf, entities: new Map<string, Set<number>>() };
-  touched.set(sf.feature.id, f);
-  const ends = f.entities.get(entity) ?? new Set<number>();
-  f.entities.set(entity, ends);
-  ends.add(end);
-}
+const WATERMARKS = "SELECT feature_id, watermark FROM stream_stats WHERE feature_id IN (SELECT value FROM json_each(?1))";
+const SEEN = "SELECT event_id FROM stream_seen WHERE topic = ?1 AND event_id IN (SELECT value FROM json_each(?2))";
+// No ON CONFLICT: an id another consumer applied since it was read fails the transaction.
+const SEEN_INSERT = "INSERT INTO stream_seen (topic, event_id, seen_at) SELECT ?1, value, ?2 FROM json_each(?3)";
 
-const TILE_UPSERT = `INSERT INTO stream_tiles (feature_id, entity_id, tile_end, count, sum, min, max)
-  SELECT ?1, json_extract(r.value, '$[0]') AS e, json_extract(r.value, '$[1]') AS t, count(*), total(json_extract(r.value, '$[2]')),
-         min(json_extract(r.value, '$[2]')), max(json_extract(r.value, '$[2]'))
-    FROM json_each(?2) AS r
-   WHERE json_extract(r.value, '$[3]') IS NULL
-      OR EXISTS (SELECT 1 FROM stream_seen s WHERE s.topic = ?3 AND s.event_id = json_extract(r.value, '$[3]') AND s.claim = ?4)
-   GROUP BY e, t
+// What a batch adds to its tiles (one row per tile: [entity, tile end, count, sum, min, max]).
+const TILE_ADD = `INSERT INTO stream_tiles (feature_id, entity_id, tile_end, count, sum, min, max)
+  SELECT ?1, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'), json_extract(r.value, '$[3]'),
+         json_extract(r.value, '$[4]'), json_extract(r.value, '$[5]')
+    FROM json_each(?2) AS r WHERE true
   ON CONFLICT (feature_id, entity_id, tile_end) DO UPDATE SET
     count = stream_tiles.count + excluded.count,
     sum = stream_tiles.sum + excluded.sum,
@@ -139,55 +137,84 @@ interface FeaturePlan {
   watermark: number | null;
   lastEventTime: number | null;
   counts: { events: number; late: number; duplicates: number; rejected: number };
-  tileRows: [string, number, number | null, string | null][];
+  /** entity → tile end → what the events add to that tile. */
+  added: Map<string, Map<number, Tile>>;
+  /** entity → the first time one of the added tiles leaves the window. */
   clock: Map<string, number>;
 }
 
 /**
- * Applies messages (one queue batch, or one message when a batch failed) in one D1 transaction —
- * seen ids, tiles, counters, clock, and the dead letters of their rejected and late events — and
- * returns the value rows to write: `last` values at their event time, and window values at every
- * boundary the touched tiles changed, read from the tiles inside the same transaction. Two round
- * trips whatever the number of messages: one reading the ids already seen and the watermarks, one
- * transaction. Messages are planned in order, so the watermark and the first delivery of an id are
- * what applying them one by one would give.
+ * Plans `msgs` (one queue batch, or one message when a batch failed) against what D1 holds and
+ * commits them in one transaction — see the file's comment. False, with nothing written, when this
+ * isolate's stream features are out of date: read them again and plan again. Messages are planned
+ * in order, so the watermark and the first delivery of an id are what applying them one by one
+ * would give.
  */
-async function applyMessages(env: Bindings, msgs: EventsMessage[], featuresOf: (topic: string) => StreamFeature[], now: number): Promise<ValueRow[]> {
+async function applyMessages(env: Bindings, msgs: EventsMessage[], catalog: StreamCatalog, now: number): Promise<boolean> {
   const db = env.DB;
-  const topics = new Map<string, Set<string>>();
-  for (const msg of msgs) {
-    const ids = topics.get(msg.topic) ?? new Set<string>();
-    topics.set(msg.topic, ids);
-    for (const e of msg.events) if (e.id !== undefined) ids.add(e.id);
-  }
-  const features = [...topics.keys()].flatMap(featuresOf);
-  const reads: D1PreparedStatement[] = [
-    db.prepare("SELECT feature_id, watermark FROM stream_stats WHERE feature_id IN (SELECT value FROM json_each(?1))").bind(JSON.stringify(features.map((f) => f.feature.id))),
-  ];
-  const readTopics: string[] = [];
-  for (const [topic, ids] of topics) {
-    for (const chunk of jsonValueChunks(ids)) {
-      reads.push(db.prepare("SELECT event_id FROM stream_seen WHERE topic = ?1 AND event_id IN (SELECT value FROM json_each(?2))").bind(topic, chunk));
-      readTopics.push(topic);
-    }
-  }
-  const [marks, ...seenReads] = await db.batch(reads);
-  const seen = new Map<string, Set<string>>([...topics.keys()].map((t) => [t, new Set<string>()]));
-  seenReads.forEach((r, i) => {
-    for (const row of r.results as { event_id: string }[]) seen.get(readTopics[i] as string)?.add(row.event_id);
+  const featuresOf = (topic: string) => catalog.byTopic.get(topic) ?? [];
+  // What each feature reads from each event needs no I/O: the tiles to read are known before reading.
+  const readings = msgs.map((msg) => featuresOf(msg.topic).map((sf) => msg.events.map((e) => readEvent(sf.feature, sf.stream, e, msg.arrived))));
+  const ids = new Map<string, Set<string>>();
+  const reach = new Map<number, { entities: Set<string>; from: number }>();
+  msgs.forEach((msg, m) => {
+    const features = featuresOf(msg.topic);
+    if (features.length === 0) return;
+    const topicIds = ids.get(msg.topic) ?? new Set<string>();
+    ids.set(msg.topic, topicIds);
+    for (const e of msg.events) if (e.id !== undefined) topicIds.add(e.id);
+    features.forEach((sf, k) => {
+      const s = sf.stream;
+      if (!tiled(s)) return;
+      const r = reach.get(sf.feature.id) ?? { entities: new Set<string>(), from: Infinity };
+      reach.set(sf.feature.id, r);
+      for (const x of readings[m]?.[k] ?? []) {
+        if ("error" in x) continue;
+        r.entities.add(x.entity);
+        // The values at the boundaries from the event's tile on need the tiles one window back.
+        r.from = Math.min(r.from, tileEndOf(x.t, s.tileMs as number) - (s.windowMs as number));
+      }
+    });
   });
-  const watermarks = new Map((marks?.results as { feature_id: number; watermark: number | null }[]).map((m) => [m.feature_id, m.watermark]));
-  const plans = new Map<number, FeaturePlan>(
-    features.map((sf) => [sf.feature.id, { sf, watermark: watermarks.get(sf.feature.id) ?? null, lastEventTime: null, counts: { events: 0, late: 0, duplicates: 0, rejected: 0 }, tileRows: [], clock: new Map() }]),
-  );
+  const features = [...new Map(msgs.flatMap((msg) => featuresOf(msg.topic)).map((sf) => [sf.feature.id, sf])).values()];
 
-  const touched: Touched = new Map();
-  const lastRows: ValueRow[] = [];
+  // 1. One read: the fingerprint, watermarks, ids seen, tiles.
+  const tileReads = [...reach].filter(([, r]) => r.entities.size > 0).map(([id, r]) => ({ id, read: new TileRead(id, r.entities, r.from) }));
+  const seenReads: { topic: string; statement: D1PreparedStatement }[] = [];
+  for (const [topic, set] of ids) for (const chunk of jsonValueChunks(set)) seenReads.push({ topic, statement: db.prepare(SEEN).bind(topic, chunk) });
+  const results = await db.batch([
+    fingerprintStatement(db),
+    db.prepare(WATERMARKS).bind(JSON.stringify(features.map((sf) => sf.feature.id))),
+    ...seenReads.map((r) => r.statement),
+    ...tileReads.flatMap((t) => t.read.statements(db)),
+  ]);
+  if (fingerprintOf(results[0] as D1Result) !== catalog.fingerprint) return false;
+  const watermarks = new Map(((results[1] as D1Result).results as { feature_id: number; watermark: number | null }[]).map((m) => [m.feature_id, m.watermark]));
+  const seen = new Map<string, Set<string>>([...ids.keys()].map((t) => [t, new Set<string>()]));
+  let at = 2;
+  for (const { topic } of seenReads) for (const row of (results[at++] as D1Result).results as { event_id: string }[]) seen.get(topic)?.add(row.event_id);
+  const held = new Map<number, Map<string, Tile[]>>();
+  for (const { id, read } of tileReads) {
+    held.set(id, read.take(results.slice(at, at + read.size)));
+    at += read.size;
+  }
+
+  // 2. The plan.
+  const plans = new Map<number, FeaturePlan>(
+    features.map((sf) => [sf.feature.id, { sf, watermark: watermarks.get(sf.feature.id) ?? null, lastEventTime: null, counts: { events: 0, late: 0, duplicates: 0, rejected: 0 }, added: new Map(), clock: new Map() }]),
+  );
+  const rows: ValueRow[] = [];
   const deadLetters: D1PreparedStatement[] = [];
   const logs: string[] = [];
-  // An id seen before, or earlier in these messages, is a duplicate.
-  const firstOfId = new Map<string, Set<string>>([...topics.keys()].map((t) => [t, new Set<string>()]));
-  for (const msg of msgs) {
+  // An id seen before, or earlier in these messages, is a duplicate: its first delivery was committed with its values.
+  const firstOfId = new Map<string, Set<string>>([...ids.keys()].map((t) => [t, new Set<string>()]));
+  msgs.forEach((msg, m) => {
+    const features = featuresOf(msg.topic);
+    if (features.length === 0) {
+      // The features were deleted after the events were accepted: nothing reads them any more.
+      logs.push(`no stream feature reads topic '${msg.topic}' any more: ${msg.events.length} events dropped`);
+      return;
+    }
     const before = seen.get(msg.topic) as Set<string>;
     const first = firstOfId.get(msg.topic) as Set<string>;
     const fresh = msg.events.map((e) => {
@@ -196,20 +223,16 @@ async function applyMessages(env: Bindings, msgs: EventsMessage[], featuresOf: (
       first.add(e.id);
       return true;
     });
-    for (const sf of featuresOf(msg.topic)) {
+    features.forEach((sf, k) => {
       const { feature: f, stream: s } = sf;
       const plan = plans.get(f.id) as FeaturePlan;
-      const { counts, tileRows, clock } = plan;
+      const { counts, added, clock } = plan;
       const rejected: { event: QueuedEvent; reason: string }[] = [];
       const late: QueuedEvent[] = [];
       msg.events.forEach((e, i) => {
-        const r = readEvent(f, s, e, msg.arrived);
+        const r = readings[m]?.[k]?.[i] as Reading;
         if (!fresh[i]) {
           counts.duplicates++;
-          // Recomputed again: the message may be retried because the values of its first delivery were not written.
-          if ("error" in r) return;
-          if (s.aggregation === "last" || s.tileMs === null) lastRows.push({ featureId: f.id, entityId: r.entity, ts: msToMicros(r.t), value: r.json });
-          else touch(touched, sf, r.entity, tileEndOf(r.t, s.tileMs));
           return;
         }
         if ("error" in r || r.t > now + MAX_FUTURE_MS) {
@@ -226,14 +249,15 @@ async function applyMessages(env: Bindings, msgs: EventsMessage[], featuresOf: (
         plan.watermark = plan.watermark === null ? r.t : Math.max(plan.watermark, r.t);
         plan.lastEventTime = plan.lastEventTime === null ? r.t : Math.max(plan.lastEventTime, r.t);
         // `last` needs no tiles: its value is the newest event's, written at its time (latest never goes back); with a window, ttl = window expires it.
-        if (s.aggregation === "last" || s.tileMs === null || s.windowMs === null) {
-          lastRows.push({ featureId: f.id, entityId: r.entity, ts: msToMicros(r.t), value: r.json });
+        if (!tiled(s)) {
+          rows.push({ featureId: f.id, entityId: r.entity, ts: msToMicros(r.t), value: r.json });
           return;
         }
-        const end = tileEndOf(r.t, s.tileMs);
-        tileRows.push([r.entity, end, r.v, e.id ?? null]);
-        touch(touched, sf, r.entity, end);
-        const leave = end + s.windowMs;
+        const end = tileEndOf(r.t, s.tileMs as number);
+        const tiles = added.get(r.entity) ?? new Map<number, Tile>();
+        added.set(r.entity, tiles);
+        tiles.set(end, addToTile(tiles.get(end), end, r.v));
+        const leave = end + (s.windowMs as number);
         if (leave > now) clock.set(r.entity, Math.min(clock.get(r.entity) ?? Infinity, leave));
       });
       // One dead letter per message and feature, committed with the transaction (a retried message plans them again).
@@ -244,48 +268,63 @@ async function applyMessages(env: Bindings, msgs: EventsMessage[], featuresOf: (
       if (late.length > 0 && s.deadLetterLate) {
         deadLetters.push(deadLetterStatement(db, "fstore-events", { type: "events", topic: msg.topic, arrived: msg.arrived, events: late, feature: f.name, late: true }));
       }
+    });
+  });
+
+  // The window values at every boundary the added tiles change: the tiles read plus what is added.
+  for (const { sf, added } of plans.values()) {
+    const s = sf.stream;
+    const tilesOf = held.get(sf.feature.id);
+    for (const [entity, ends] of added) {
+      const merged = new Map((tilesOf?.get(entity) ?? []).map((t) => [t.end, t]));
+      for (const [end, t] of ends) {
+        const old = merged.get(end);
+        merged.set(end, old ? mergeTiles(old, t) : t);
+      }
+      const tiles = [...merged.values()];
+      const boundaries = new Set<number>();
+      for (const end of ends.keys()) for (const b of boundariesOfEvent(end, s.windowMs as number, s.tileMs as number, now)) boundaries.add(b);
+      for (const b of boundaries) rows.push(windowRow(sf.feature, s, entity, tiles, b));
     }
   }
 
-  const claim = crypto.randomUUID();
-  const statements: D1PreparedStatement[] = [...deadLetters];
-  for (const [topic, ids] of firstOfId) {
-    for (const chunk of jsonValueChunks(ids)) {
-      statements.push(db.prepare("INSERT INTO stream_seen (topic, event_id, claim, seen_at) SELECT ?1, value, ?2, ?3 FROM json_each(?4) WHERE true ON CONFLICT DO NOTHING").bind(topic, claim, now, chunk));
-    }
-  }
-  for (const { sf, watermark, lastEventTime, counts, tileRows, clock } of plans.values()) {
+  // 3. One transaction: the guards, then the stream state, then (commitValues) the values.
+  const statements: D1PreparedStatement[] = [unchangedStatement(db, catalog.fingerprint), ...tileReads.flatMap((t) => t.read.guards(db))];
+  for (const [topic, set] of firstOfId) for (const chunk of jsonValueChunks(set)) statements.push(db.prepare(SEEN_INSERT).bind(topic, now, chunk));
+  statements.push(...deadLetters);
+  for (const { sf, watermark, lastEventTime, counts, added, clock } of plans.values()) {
     const id = sf.feature.id;
-    for (const chunk of jsonArrayChunks(tileRows)) statements.push(db.prepare(TILE_UPSERT).bind(id, chunk, sf.stream.topic, claim));
+    const tileRows = [...added].flatMap(([entity, tiles]) => [...tiles.values()].map((t) => [entity, t.end, t.count, t.sum, t.min, t.max]));
+    for (const chunk of jsonArrayChunks(tileRows)) statements.push(db.prepare(TILE_ADD).bind(id, chunk));
     for (const chunk of jsonArrayChunks(clock)) statements.push(db.prepare(CLOCK_UPSERT).bind(id, chunk));
     statements.push(db.prepare(STATS_UPSERT).bind(id, watermark, counts.events, counts.late, counts.duplicates, counts.rejected, lastEventTime, counts.events > 0 ? now : null, now - (now % 60_000)));
   }
-  // The tiles the values are recomputed from, read inside the same transaction: what it committed.
-  const tileReads: { sf: StreamFeature; entities: Map<string, Set<number>>; from: number; to: number }[] = [];
-  for (const { sf, entities } of touched.values()) {
-    const { windowMs, tileMs, aggregation } = sf.stream;
-    if (windowMs === null || tileMs === null || aggregation === "last") continue;
-    const minEnd = Math.min(...[...entities.values()].flatMap((ends) => [...ends]));
-    const reads = tilesStatements(db, sf.feature.id, entities.keys(), minEnd - windowMs);
-    tileReads.push({ sf, entities, from: statements.length, to: statements.length + reads.length });
-    statements.push(...reads);
+  if (features.length > 0) {
+    // One row per (feature, entity, time): the last one planned, i.e. read after the most events.
+    const unique = new Map(rows.map((r) => [`${r.featureId}\u0000${r.entityId}\u0000${r.ts}`, r]));
+    const groups = new Map(features.map((sf) => [sf.feature.id, sf.feature.featureGroup]));
+    await commitValues(env, [...unique.values()], (id) => groups.get(id) as string, statements);
   }
-  const results = await db.batch(statements);
   for (const line of logs) console.error(line);
+  return true;
+}
 
-  const rows = lastRows;
-  for (const { sf, entities, from, to } of tileReads) {
-    const { feature: f, stream: s } = sf;
-    const tiles = new Map<string, Tile[]>();
-    for (const r of results.slice(from, to)) tilesByEntity(r.results, tiles);
-    for (const [entity, ends] of entities) {
-      const mine = tiles.get(entity) ?? [];
-      const boundaries = new Set<number>();
-      for (const end of ends) for (const b of boundariesOfEvent(end, s.windowMs as number, s.tileMs as number, now)) boundaries.add(b);
-      for (const b of boundaries) rows.push(windowRow(f, s, entity, mine, b));
+/**
+ * Applies `msgs`, planning them again from a fresh read when the stream features or the tiles moved
+ * meanwhile; throws the last failure after ATTEMPTS plans.
+ */
+async function applyPlanning(env: Bindings, msgs: EventsMessage[], now: number): Promise<void> {
+  let catalog = await streamCatalog(env.DB);
+  for (let attempt = 1; ; attempt++) {
+    let failure: unknown = new Error("the stream features kept changing while the events were applied");
+    try {
+      if (await applyMessages(env, msgs, catalog, now)) return;
+      catalog = await loadStreamCatalog(env.DB);
+    } catch (err) {
+      failure = err;
     }
+    if (attempt >= ATTEMPTS) throw failure;
   }
-  return rows;
 }
 
 /** How often at most one isolate's consumer advances the clock while events flow (the cron does it every minute anyway). */
@@ -294,8 +333,8 @@ let clockAdvancedAt = 0;
 
 /**
  * The consumer of `fstore-events`. All messages of a batch are applied in one transaction; if that
- * fails, each message is applied on its own, so one message that cannot be applied is retried
- * (with backoff) without holding up the others. The values are written once per batch.
+ * keeps failing, each message is applied on its own, so one message that cannot be applied is
+ * retried (with backoff) without holding up the others.
  */
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Bindings): Promise<void> {
   const now = Date.now();
@@ -315,63 +354,28 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Bindings)
       message.retry({ delaySeconds: backoffSeconds(message.attempts) });
     }
   }
-  const retry = (m: Message) => m.retry({ delaySeconds: backoffSeconds(m.attempts) });
-  let byTopic = new Map<string, StreamFeature[]>();
+  const failed = ({ message, msg }: (typeof parsed)[number], err: unknown) => {
+    console.error(`events message ${message.id} (topic '${msg.topic}') failed, retrying: ${(err as Error).message}`);
+    message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+  };
   if (parsed.length > 0) {
     try {
-      const all = await allStreamFeatures(env.DB);
-      byTopic = new Map([...new Set(parsed.map((p) => p.msg.topic))].map((topic) => [topic, all.filter((sf) => sf.stream.topic === topic)]));
+      await applyPlanning(env, parsed.map((p) => p.msg), now);
+      for (const p of parsed) p.message.ack();
     } catch (err) {
-      console.error(`reading the stream features failed, retrying ${parsed.length} events messages: ${(err as Error).message}`);
-      parsed.forEach((p) => retry(p.message));
-      parsed.length = 0;
-    }
-  }
-  const featuresOf = (topic: string) => byTopic.get(topic) ?? [];
-  const pending = parsed.filter(({ message, msg }) => {
-    if (featuresOf(msg.topic).length > 0) return true;
-    // The features were deleted after the events were accepted: nothing reads them any more.
-    console.warn(`no stream feature reads topic '${msg.topic}' any more: ${msg.events.length} events dropped`);
-    message.ack();
-    return false;
-  });
-
-  const rows: ValueRow[] = [];
-  const applied: Message[] = [];
-  if (pending.length > 0) {
-    try {
-      rows.push(...(await applyMessages(env, pending.map((p) => p.msg), featuresOf, now)));
-      applied.push(...pending.map((p) => p.message));
-    } catch (err) {
-      if (pending.length === 1) {
-        const { message, msg } = pending[0] as (typeof pending)[number];
-        console.error(`events message ${message.id} (topic '${msg.topic}') failed, retrying: ${(err as Error).message}`);
-        retry(message);
-      } else {
+      if (parsed.length === 1) failed(parsed[0] as (typeof parsed)[number], err);
+      else {
         // Nothing of the batch committed: each message on its own, so one that fails holds up no other.
-        console.error(`applying a batch of ${pending.length} events messages failed, applying them one by one: ${(err as Error).message}`);
-        for (const { message, msg } of pending) {
+        console.error(`applying a batch of ${parsed.length} events messages failed, applying them one by one: ${(err as Error).message}`);
+        for (const p of parsed) {
           try {
-            rows.push(...(await applyMessages(env, [msg], featuresOf, now)));
-            applied.push(message);
+            await applyPlanning(env, [p.msg], now);
+            p.message.ack();
           } catch (err) {
-            console.error(`events message ${message.id} (topic '${msg.topic}') failed, retrying: ${(err as Error).message}`);
-            retry(message);
+            failed(p, err);
           }
         }
       }
-    }
-  }
-  if (applied.length > 0) {
-    try {
-      // One row per (feature, entity, time): the last one planned, i.e. read after the most events.
-      const unique = new Map(rows.map((r) => [`${r.featureId}\u0000${r.entityId}\u0000${r.ts}`, r]));
-      const groups = new Map([...byTopic.values()].flat().map((sf) => [sf.feature.id, sf.feature.featureGroup]));
-      await commitValues(env, [...unique.values()], (id) => groups.get(id) as string);
-      for (const m of applied) m.ack();
-    } catch (err) {
-      console.error(`writing the window values of ${applied.length} events messages failed, retrying them: ${(err as Error).message}`);
-      for (const m of applied) retry(m);
     }
   }
   const at = Date.now();

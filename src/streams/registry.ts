@@ -4,33 +4,87 @@
  * non-secret config and the names of its secret fields (secret values never leave), and counters.
  */
 import { drizzle } from "drizzle-orm/d1";
-import { and, asc, eq, sql, type SQL } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import { connectors, features, type FeatureRow } from "../db/schema";
 import { connectorToJson } from "../registry/connectors";
 import { refOf, sharedNames } from "../registry/refs";
 import { streamSourceOf, type StreamSource } from "../registry/sources";
+import { failWhen } from "../db/guard";
 
 export interface StreamFeature {
   feature: FeatureRow;
   stream: StreamSource;
 }
 
-/** The stream features matching `where` whose definition is usable, with their normalised source. */
-async function streamFeatures(db: D1Database, where: SQL | undefined): Promise<StreamFeature[]> {
-  const rows = await drizzle(db).select().from(features).where(and(eq(features.sourceType, "stream"), where)).orderBy(asc(features.name)).all();
+/** Every stream feature whose definition is usable, with its normalised source. */
+export async function allStreamFeatures(db: D1Database): Promise<StreamFeature[]> {
+  const rows = await drizzle(db).select().from(features).where(eq(features.sourceType, "stream")).orderBy(asc(features.name)).all();
   return rows.flatMap((feature) => {
     const stream = streamSourceOf(feature.source, feature.valueType);
     return Array.isArray(stream) ? [] : [{ feature, stream }];
   });
 }
 
-/** Every stream feature whose definition is usable. */
-export const allStreamFeatures = (db: D1Database) => streamFeatures(db, undefined);
+/**
+ * What the stream features are, in a few bytes: their ids and update times. A feature's updated_at
+ * only ever grows (registry/features.ts bumps it on every change) and ids are never reused, so the
+ * same fingerprint means the same stream features with the same definitions.
+ */
+const FINGERPRINT = `SELECT coalesce(group_concat(x, ','), '') AS fingerprint
+  FROM (SELECT id || ':' || updated_at AS x FROM features WHERE source_type = 'stream' ORDER BY id)`;
 
-/** The stream features reading `topic` (both shapes of the definition; a topic in stream_config wins), in one query. */
+/** A statement reading the stream features' fingerprint (read it with fingerprintOf). */
+export const fingerprintStatement = (db: D1Database) => db.prepare(FINGERPRINT);
+export const fingerprintOf = (result: D1Result) => (result.results[0] as { fingerprint: string } | undefined)?.fingerprint ?? "";
+
+/** A statement that fails its batch — so nothing of it is written — unless the stream features still have `fingerprint`. */
+export const unchangedStatement = (db: D1Database, fingerprint: string) => failWhen(db, `(${FINGERPRINT}) <> ?1`, fingerprint);
+
+/** The stream features as one isolate knows them, and their fingerprint when they were read. */
+export interface StreamCatalog {
+  fingerprint: string;
+  all: StreamFeature[];
+  byTopic: Map<string, StreamFeature[]>;
+  loadedAt: number;
+}
+
+let cached: StreamCatalog | null = null;
+
+/**
+ * The stream features, read fresh: the fingerprint first, so a change made between the two reads
+ * leaves a fingerprint older than the features — the next check sees a difference and reads again,
+ * never the other way round.
+ */
+export async function loadStreamCatalog(db: D1Database): Promise<StreamCatalog> {
+  const fingerprint = fingerprintOf(await fingerprintStatement(db).all());
+  const all = await allStreamFeatures(db);
+  const byTopic = new Map<string, StreamFeature[]>();
+  for (const sf of all) byTopic.set(sf.stream.topic, [...(byTopic.get(sf.stream.topic) ?? []), sf]);
+  cached = { fingerprint, all, byTopic, loadedAt: Date.now() };
+  return cached;
+}
+
+/**
+ * The stream features as this isolate last read them (loading them when it has none). Its users
+ * check the fingerprint in their own D1 batches (the events consumer) or accept an answer up to
+ * `maxAgeMs` old (the events endpoint): no round trip for the registry on the hot paths.
+ */
+export async function streamCatalog(db: D1Database, maxAgeMs = Infinity): Promise<StreamCatalog> {
+  return cached && Date.now() - cached.loadedAt <= maxAgeMs && Date.now() >= cached.loadedAt ? cached : loadStreamCatalog(db);
+}
+
+/** How old an answer of the events endpoint about a topic's features may be (a feature created since is seen at once: a miss reads again). */
+const ENDPOINT_CATALOG_MS = 5_000;
+
+/**
+ * The stream features reading `topic`. A topic this isolate saw read in the last few seconds is
+ * taken as still read (events of a topic whose features were deleted meanwhile are dropped by the
+ * consumer, as events accepted just before a delete are); any other topic is looked up afresh.
+ */
 export async function streamFeaturesOf(db: D1Database, topic: string): Promise<StreamFeature[]> {
-  const topicOf = sql`coalesce(json_extract(${features.source}, '$.stream_config.topic'), json_extract(${features.source}, '$.topic'))`;
-  return (await streamFeatures(db, sql`${topicOf} = ${topic}`)).filter((f) => f.stream.topic === topic);
+  const known = (await streamCatalog(db, ENDPOINT_CATALOG_MS)).byTopic.get(topic);
+  if (known) return known;
+  return (await loadStreamCatalog(db)).byTopic.get(topic) ?? [];
 }
 
 export interface StreamStatsJson {

@@ -38,6 +38,12 @@ export function addToTile(tile: Tile | undefined, end: number, v: number | null)
   };
 }
 
+/** Two partial aggregates of the same tile (what D1 holds, what a batch adds) as one. */
+export function mergeTiles(a: Tile, b: Tile): Tile {
+  const pick = (x: number | null, y: number | null, f: (p: number, q: number) => number) => (x === null ? y : y === null ? x : f(x, y));
+  return { end: a.end, count: a.count + b.count, sum: a.sum + b.sum, min: pick(a.min, b.min, Math.min), max: pick(a.max, b.max, Math.max) };
+}
+
 /** The window's value at boundary `b`: count and sum are 0 and avg, min, max null over no events. */
 export function valueAt(tiles: Iterable<Tile>, b: number, window: number, aggregation: Exclude<Aggregation, "last">): number | null {
   let count = 0;

@@ -1,0 +1,1 @@
+ALTER TABLE `stream_seen` DROP COLUMN `claim`;
