@@ -18,17 +18,10 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { percentile, repoRoot, withServer } from "../scripts/lib/wrangler.mjs";
+import { fmt, intFromEnv } from "./options.mjs";
 
 const FEATURE = { name: "bench_value", feature_group: "bench", entity_id: "customer" };
 const REQUEST_TIMEOUT_MS = 120_000;
-
-function intFromEnv(name, fallback, max) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} must be an integer from 1 to ${max}, got '${raw}'`);
-  return n;
-}
 
 /** A small deterministic PRNG (mulberry32), so every run and both targets push the same values. */
 function prng(seed) {
@@ -149,7 +142,6 @@ async function pushBatches(targets, bodies, size) {
   });
 }
 
-const fmt = (n, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 function printTable(rows, batches, size) {
   const header = ["target", "values/s", "p50 ms", "p99 ms", "min ms", "max ms", "busy s"];
@@ -171,8 +163,8 @@ function printTable(rows, batches, size) {
  * Returns the measured rows; throws when anything failed.
  */
 export async function ingest(ctx) {
-  const batches = intFromEnv("BENCH_BATCHES", 40, 10_000);
-  const size = intFromEnv("BENCH_BATCH_SIZE", 1000, 10_000);
+  const batches = intFromEnv("BENCH_BATCHES", 40, 1, 10_000);
+  const size = intFromEnv("BENCH_BATCH_SIZE", 1000, 1, 10_000);
   const dir = ctx.dir;
   mkdirSync(dir, { recursive: true });
   const bodies = buildBodies(batches, size);

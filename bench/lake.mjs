@@ -26,6 +26,7 @@ import { asyncBufferFromUrl, parquetMetadataAsync, parquetRead } from "hyparquet
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { S3RVER_KEY, s3Writer, startS3rver } from "../scripts/lake-servers.mjs";
 import { bundleWorker, freePort, repoRoot, runWrangler, startWranglerDev, tail, waitForHttp } from "../scripts/lib/wrangler.mjs";
+import { fmt } from "./options.mjs";
 
 const BUCKET = "bench";
 const KEY = "events/part-0000.parquet";
@@ -182,7 +183,6 @@ async function fstoreIngest(dir, endpoint, rows) {
   }
 }
 
-const fmt = (n, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const mib = (b) => `${fmt(b / 2 ** 20, 1)} MiB`;
 
 export async function lake(ctx) {

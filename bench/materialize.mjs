@@ -17,6 +17,7 @@ import { Client, neonConfig } from "@neondatabase/serverless";
 import ws from "ws";
 import { startPgProxy } from "../scripts/pgproxy.mjs";
 import { freePort, repoRoot, withServer } from "../scripts/lib/wrangler.mjs";
+import { fmt } from "./options.mjs";
 
 const DATABASE = "fstore_bench";
 const QUERY = "SELECT entity_id, value, ts FROM bench_rows";
@@ -96,7 +97,6 @@ async function postJson(url, body, headers = {}) {
   return { status: res.status, text, json: () => JSON.parse(text) };
 }
 
-const fmt = (n, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 export async function materialize(ctx) {
   const rows = rowsFromEnv();

@@ -59,6 +59,7 @@ import {
   waitForHttp,
 } from "../scripts/lib/wrangler.mjs";
 import * as W from "./online-workload.mjs";
+import { fmt, intFromEnv } from "./options.mjs";
 
 const REQUEST_TIMEOUT_MS = 120_000;
 /** A check right after a load phase may first wait for the server's backlog. */
@@ -71,15 +72,6 @@ const SEED_BATCH = 10_000;
 const BODY_POOL = 64;
 const SCENARIOS = [1, 100];
 
-function intFromEnv(name, fallback, min, max) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
-  return n;
-}
-
-const fmt = (n, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const fmtMs = (ms) => (Number.isFinite(ms) ? fmt(ms, ms < 100 ? 2 : 1) : "-");
 const seconds = (t0) => ((performance.now() - t0) / 1000).toFixed(1);
 

@@ -23,17 +23,9 @@ import { performance } from "node:perf_hooks";
 import { Kafka, logLevel } from "kafkajs";
 import { startKafkaMock } from "../scripts/lib/kafka-mock.mjs";
 import { percentile, repoRoot, withServer } from "../scripts/lib/wrangler.mjs";
-
-function intFromEnv(name, fallback, max) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} must be an integer from 1 to ${max}, got '${raw}'`);
-  return n;
-}
+import { fmt, intFromEnv } from "./options.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const fmt = (n, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 async function produceAll(producer, topic, count) {
   const batch = 1000;
@@ -77,8 +69,8 @@ async function drain({ label, url, apiKey, topics, count, applied, log }) {
 }
 
 export async function stream(ctx) {
-  const count = intFromEnv("BENCH_STREAM_EVENTS", 50_000, 1_000_000);
-  const samples = intFromEnv("BENCH_STREAM_SAMPLES", 100, 10_000);
+  const count = intFromEnv("BENCH_STREAM_EVENTS", 50_000, 1, 1_000_000);
+  const samples = intFromEnv("BENCH_STREAM_SAMPLES", 100, 1, 10_000);
   const dir = ctx.dir;
   mkdirSync(dir, { recursive: true });
   const logLines = [];

@@ -13,14 +13,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { bundleWorker, freePort, percentile, repoRoot, runWrangler, startWranglerDev, tail, waitForHttp } from "../scripts/lib/wrangler.mjs";
-
-function intFromEnv(name, fallback, max) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} must be an integer from 1 to ${max}, got '${raw}'`);
-  return n;
-}
+import { intFromEnv } from "./options.mjs";
 
 const runId = (i) => `${i.toString(16).padStart(8, "0")}-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
 
@@ -74,9 +67,9 @@ async function timed(url, init) {
 }
 
 export async function ui({ dir }) {
-  const features = intFromEnv("BENCH_UI_FEATURES", 10_000, 200_000);
-  const runs = intFromEnv("BENCH_UI_RUNS", 1_000, 100_000);
-  const requests = intFromEnv("BENCH_UI_REQUESTS", 20, 1000);
+  const features = intFromEnv("BENCH_UI_FEATURES", 10_000, 1, 200_000);
+  const runs = intFromEnv("BENCH_UI_RUNS", 1_000, 1, 100_000);
+  const requests = intFromEnv("BENCH_UI_REQUESTS", 20, 1, 1000);
   mkdirSync(dir, { recursive: true });
   const adminKey = `fsk_bench_${randomBytes(24).toString("base64url")}`;
   const envFile = path.join(dir, "fstore.env");

@@ -59,7 +59,11 @@ export async function loadStreamCatalog(db: D1Database): Promise<StreamCatalog> 
   const fingerprint = fingerprintOf(await fingerprintStatement(db).all());
   const all = await allStreamFeatures(db);
   const byTopic = new Map<string, StreamFeature[]>();
-  for (const sf of all) byTopic.set(sf.stream.topic, [...(byTopic.get(sf.stream.topic) ?? []), sf]);
+  for (const sf of all) {
+    const onTopic = byTopic.get(sf.stream.topic);
+    if (onTopic) onTopic.push(sf);
+    else byTopic.set(sf.stream.topic, [sf]);
+  }
   cached = { fingerprint, all, byTopic, loadedAt: Date.now() };
   return cached;
 }
@@ -70,7 +74,8 @@ export async function loadStreamCatalog(db: D1Database): Promise<StreamCatalog> 
  * `maxAgeMs` old (the events endpoint): no round trip for the registry on the hot paths.
  */
 export async function streamCatalog(db: D1Database, maxAgeMs = Infinity): Promise<StreamCatalog> {
-  return cached && Date.now() - cached.loadedAt <= maxAgeMs && Date.now() >= cached.loadedAt ? cached : loadStreamCatalog(db);
+  const age = cached ? Date.now() - cached.loadedAt : Infinity;
+  return cached && age >= 0 && age <= maxAgeMs ? cached : loadStreamCatalog(db);
 }
 
 /** How old an answer of the events endpoint about a topic's features may be (a feature created since is seen at once: a miss reads again). */
